@@ -1,0 +1,144 @@
+import CBenchSupport
+import Foundation
+import Tensors
+
+/// `whittle bench gemm`: GFLOP/s of Whittle's GEMM path beside the same `cblas_sgemm` calls made from C,
+/// interleaved in one run, for square 1024 and the products of a SmolLM2-135M-sized model at 512 tokens.
+public enum GEMMBenchmark {
+    /// One product: `op(A)[M×K] · op(B)[K×N]`.
+    public struct Shape: Codable, Sendable {
+        public var name: String
+        public var m: Int, n: Int, k: Int
+        public var transA: Bool, transB: Bool
+        public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+        public var form: String {
+            switch (transA, transB) {
+            case (false, false): "A·B"
+            case (false, true): "A·Bᵀ"
+            case (true, false): "Aᵀ·B"
+            case (true, true): "Aᵀ·Bᵀ"
+            }
+        }
+    }
+
+    public struct Row: Codable, Sendable {
+        public var name: String
+        public var form: String
+        public var m: Int, n: Int, k: Int
+        public var threads: Int
+        public var calls: Int
+        /// Median over all timed calls, GFLOP/s.
+        public var swiftGFLOPS: Double
+        public var cGFLOPS: Double
+        /// swift ÷ C; 1.0 means the Swift call path adds nothing.
+        public var ratio: Double
+        /// swift ÷ the machine's theoretical peak at this thread count.
+        public var fractionOfPeak: Double
+    }
+
+    public struct Report: Codable, Sendable {
+        public var benchmark = "gemm"
+        public var whittleVersion: String
+        public var machine: [MachineProbe]
+        public var rows: [Row]
+        /// Machine probes after the run: a clock far below the first probe's means the host changed mode mid-run.
+        public var machineAfter: [MachineProbe]
+    }
+
+    /// Square 1024, then each SmolLM2-135M product at T = 512 in the three forms training uses
+    /// (as listed: A·B; A·Bᵀ, as in forward with W stored [out, in]; Aᵀ·B, as in weight gradients).
+    public static let defaultShapes: [Shape] = {
+        var shapes = [Shape(name: "square 1024", m: 1024, n: 1024, k: 1024, transA: false, transB: false)]
+        let products: [(String, Int, Int, Int)] = [
+            ("attn q/o [512×576]·[576×576]", 512, 576, 576),
+            ("mlp up/gate [512×576]·[576×1536]", 512, 576, 1536),
+            ("mlp down [512×1536]·[1536×576]", 512, 1536, 576),
+            ("lm head [512×576]·[576×49152]", 512, 576, 49152),
+        ]
+        for (name, m, k, n) in products {
+            for (ta, tb) in [(false, false), (false, true), (true, false)] {
+                shapes.append(Shape(name: name, m: m, n: n, k: k, transA: ta, transB: tb))
+            }
+        }
+        return shapes
+    }()
+
+    /// Runs every shape at every thread count. Each round times `calls` Swift calls then `calls` C calls
+    /// (order alternating between rounds); medians are over all calls of all rounds.
+    public static func run(shapes: [Shape] = defaultShapes, threadCounts: [Int], rounds: Int = 5,
+                           secondsPerRound: Double = 0.25, version: String,
+                           progress: (String) -> Void = { _ in }) -> Report {
+        var probes: [MachineProbe] = []
+        var after: [MachineProbe] = []
+        var rows: [Row] = []
+        for t in threadCounts {
+            Threading.configure(threads: t)
+            probes.append(MachineProbe.measure(threads: t))
+        }
+        for shape in shapes {
+            for t in threadCounts {
+                Threading.configure(threads: t)
+                let peak = probes.first { $0.threads == t }?.theoreticalPeakGFLOPS ?? .nan
+                let row = measure(shape, threads: t, rounds: rounds, secondsPerRound: secondsPerRound, peak: peak)
+                progress(String(format: "%@ %@ t=%d swift %.1f C %.1f GFLOP/s ratio %.3f",
+                                row.name, row.form, t, row.swiftGFLOPS, row.cGFLOPS, row.ratio))
+                rows.append(row)
+            }
+        }
+        for t in threadCounts {
+            Threading.configure(threads: t)
+            after.append(MachineProbe.measure(threads: t))
+        }
+        return Report(whittleVersion: version, machine: probes, rows: rows, machineAfter: after)
+    }
+
+    static func measure(_ s: Shape, threads: Int, rounds: Int, secondsPerRound: Double, peak: Double) -> Row {
+        var rng = RandomGenerator(seed: 1)
+        var a = Tensor(zeros: [s.m * s.k]), b = Tensor(zeros: [s.k * s.n])
+        rng.fillUniform(&a, low: -0.5, high: 0.5)
+        rng.fillUniform(&b, low: -0.5, high: 0.5)
+        var c = Tensor(zeros: [s.m * s.n])
+        let lda = s.transA ? s.m : s.k
+        let ldb = s.transB ? s.k : s.n
+        let ta: Transpose = s.transA ? .transposed : .normal
+        let tb: Transpose = s.transB ? .transposed : .normal
+
+        return a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    let A = pa.baseAddress!, B = pb.baseAddress!, C = pc.baseAddress!
+                    func swiftCalls(_ n: Int) -> [Double] {
+                        (0..<n).map { _ in
+                            let t0 = now()
+                            BLAS.gemm(ta, tb, m: s.m, n: s.n, k: s.k, a: A, lda: lda, b: B, ldb: ldb, c: C, ldc: s.n)
+                            return now() - t0
+                        }
+                    }
+                    func cCalls(_ n: Int) -> [Double] {
+                        var times = [Double](repeating: 0, count: n)
+                        whittle_c_time_sgemm(s.transA ? 1 : 0, s.transB ? 1 : 0, Int32(s.m), Int32(s.n), Int32(s.k),
+                                             A, Int32(lda), B, Int32(ldb), C, Int32(s.n), Int32(n), &times)
+                        return times
+                    }
+                    // Warm up both paths; size the rounds from the warm-up.
+                    let warm = swiftCalls(2) + cCalls(2)
+                    let perCall = max(warm.min()!, 1e-6)
+                    let calls = max(3, min(200, Int(secondsPerRound / perCall)))
+                    var swiftTimes: [Double] = [], cTimes: [Double] = []
+                    for r in 0..<rounds {
+                        if r % 2 == 0 {
+                            swiftTimes += swiftCalls(calls); cTimes += cCalls(calls)
+                        } else {
+                            cTimes += cCalls(calls); swiftTimes += swiftCalls(calls)
+                        }
+                    }
+                    let sw = s.flops / median(swiftTimes) / 1e9
+                    let cg = s.flops / median(cTimes) / 1e9
+                    return Row(name: s.name, form: s.form, m: s.m, n: s.n, k: s.k, threads: threads,
+                               calls: swiftTimes.count, swiftGFLOPS: sw, cGFLOPS: cg, ratio: sw / cg,
+                               fractionOfPeak: sw / peak)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import COpenBLAS
+
+/// Whether a GEMM operand is used as stored or transposed.
+public enum Transpose: Sendable, CaseIterable, CustomStringConvertible {
+    case normal
+    case transposed
+
+    @usableFromInline var cblas: CBLAS_TRANSPOSE { self == .normal ? CblasNoTrans : CblasTrans }
+    public var description: String { self == .normal ? "N" : "T" }
+}
+
+/// Matrix products through OpenBLAS `cblas_sgemm`. Every path here has a naive twin in `NaiveKernels`.
+///
+/// All matrices are row-major. `op(A)` is M×K and `op(B)` is K×N; a transposed operand is stored the other
+/// way round (A as K×M, B as N×K), which is how backward-pass products look:
+/// forward `Y = X·Wᵀ` (W stored [out, in]), `dX = dY·W`, `dW = dYᵀ·X`.
+public enum BLAS {
+    /// `C[M×N] = alpha·op(A)·op(B) + beta·C`. `beta = 1` accumulates into `C` (gradient sums).
+    /// Leading dimensions are the row strides of the matrices as stored.
+    @inlinable
+    public static func gemm(
+        _ transA: Transpose, _ transB: Transpose,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "negative GEMM size \(m)×\(n)×\(k)")
+        precondition(lda >= max(1, transA == .normal ? k : m), "lda \(lda) too small for \(transA) A of \(m)×\(k)")
+        precondition(ldb >= max(1, transB == .normal ? n : k), "ldb \(ldb) too small for \(transB) B of \(k)×\(n)")
+        precondition(ldc >= max(1, n), "ldc \(ldc) too small for C of \(m)×\(n)")
+        if m == 0 || n == 0 { return }
+        cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// A batch of independent GEMMs (for example one per attention head): matrix `i` of A, B and C starts
+    /// `i·strideA`, `i·strideB`, `i·strideC` elements after the base pointers.
+    /// The products run one after another, each on OpenBLAS's threads.
+    public static func batchedGEMM(
+        _ transA: Transpose, _ transB: Transpose,
+        batch: Int, m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, strideA: Int,
+        b: UnsafePointer<Float>, ldb: Int, strideB: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
+    ) {
+        precondition(batch >= 0, "negative batch \(batch)")
+        for i in 0..<batch {
+            gemm(transA, transB, m: m, n: n, k: k, alpha: alpha,
+                 a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb,
+                 beta: beta, c: c + i * strideC, ldc: ldc)
+        }
+    }
+}
+
+// MARK: - Tensor-level products
+
+extension Tensor {
+    /// `op(self)·op(other)` as a new [M, N] tensor.
+    ///
+    /// Without transposition `self` may have any rank ≥ 1 and is read as [rows, last dim] (so [B, T, C]·W works);
+    /// a transposed operand must be 2-D. The result keeps `self`'s leading dimensions when `self` is not transposed.
+    public func matmul(_ transA: Transpose = .normal, _ other: Tensor, _ transB: Transpose = .normal) -> Tensor {
+        let (_, k, outShape) = Self.gemmLeft(self, transA, other, transB)
+        let n = transB == .normal ? other.shape[1] : other.shape[0]
+        var out = Tensor(zeros: outShape + [n])
+        Tensor.gemm(self, transA, other, transB, into: &out, k: k, beta: 0)
+        return out
+    }
+
+    /// `out = op(a)·op(b) + beta·out`; `beta: 1` accumulates (gradients).
+    public static func gemm(_ a: Tensor, _ transA: Transpose, _ b: Tensor, _ transB: Transpose,
+                            into out: inout Tensor, beta: Float = 0) {
+        let (_, k, _) = gemmLeft(a, transA, b, transB)
+        gemm(a, transA, b, transB, into: &out, k: k, beta: beta)
+    }
+
+    private static func gemm(_ a: Tensor, _ transA: Transpose, _ b: Tensor, _ transB: Transpose,
+                             into out: inout Tensor, k: Int, beta: Float) {
+        let m = transA == .normal ? a.matrixShape.rows : a.shape[1]
+        let n = transB == .normal ? b.shape[1] : b.shape[0]
+        precondition(out.matrixShape.rows == m && out.matrixShape.cols == n,
+                     "GEMM output has shape \(out.shape), expected \(m)×\(n)")
+        let lda = transA == .normal ? k : m
+        let ldb = transB == .normal ? n : k
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                out.withUnsafeMutableBufferPointer { pc in
+                    BLAS.gemm(transA, transB, m: m, n: n, k: k, a: pa.baseAddress!, lda: Swift.max(lda, 1),
+                              b: pb.baseAddress!, ldb: Swift.max(ldb, 1), beta: beta, c: pc.baseAddress!, ldc: Swift.max(n, 1))
+                }
+            }
+        }
+    }
+
+    /// Checks operand shapes; returns M, K and the leading output dimensions.
+    private static func gemmLeft(_ a: Tensor, _ transA: Transpose, _ b: Tensor, _ transB: Transpose)
+        -> (m: Int, k: Int, lead: [Int]) {
+        precondition(b.rank == 2, "GEMM right operand must be 2-D, got shape \(b.shape)")
+        let kb = transB == .normal ? b.shape[0] : b.shape[1]
+        if transA == .normal {
+            precondition(a.rank >= 1, "GEMM left operand is a scalar")
+            let (rows, cols) = a.matrixShape
+            precondition(cols == kb, "GEMM inner sizes differ: \(a.shape)\(transA) · \(b.shape)\(transB)")
+            return (rows, cols, Array(a.shape.dropLast()))
+        }
+        precondition(a.rank == 2, "a transposed GEMM left operand must be 2-D, got shape \(a.shape)")
+        precondition(a.shape[0] == kb, "GEMM inner sizes differ: \(a.shape)\(transA) · \(b.shape)\(transB)")
+        return (a.shape[1], a.shape[0], [a.shape[1]])
+    }
+}

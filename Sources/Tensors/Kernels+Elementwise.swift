@@ -1,0 +1,120 @@
+/// Vectorized kernels that are not matrix products. Each has a scalar twin in `NaiveKernels` that tests compare
+/// against. Inputs and outputs may be the same buffer (in place) but must not otherwise overlap.
+public enum Kernels {
+    /// Arrays shorter than this run on the calling thread; longer ones are split over the pool.
+    public static let parallelGrain = 1 << 15
+
+    // MARK: - Helpers
+
+    @inlinable @inline(__always)
+    static func unary(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int,
+                      _ f: (Vec16) -> Vec16) {
+        ThreadPool.shared.parallelFor(count, grain: parallelGrain) { range in
+            var i = range.lowerBound
+            let end = range.upperBound
+            while i + vecWidth <= end {
+                store16(f(load16(x + i)), out + i)
+                i += vecWidth
+            }
+            if i < end { storePartial(f(loadPartial(x + i, end - i)), out + i, end - i) }
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func binary(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                       _ count: Int, _ f: (Vec16, Vec16) -> Vec16) {
+        ThreadPool.shared.parallelFor(count, grain: parallelGrain) { range in
+            var i = range.lowerBound
+            let end = range.upperBound
+            while i + vecWidth <= end {
+                store16(f(load16(a + i), load16(b + i)), out + i)
+                i += vecWidth
+            }
+            if i < end { storePartial(f(loadPartial(a + i, end - i), loadPartial(b + i, end - i)), out + i, end - i) }
+        }
+    }
+
+    // MARK: - Arithmetic
+
+    /// `out[i] = a[i] + b[i]`
+    public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        binary(a, b, out, count) { $0 + $1 }
+    }
+
+    /// `out[i] = a[i] · b[i]`
+    public static func mul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        binary(a, b, out, count) { $0 * $1 }
+    }
+
+    /// `out[i] = s · x[i]`
+    public static func scale(_ x: UnsafePointer<Float>, by s: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
+        unary(x, out, count) { $0 * s }
+    }
+
+    /// `y[i] += s · x[i]` (BLAS axpy; gradient accumulation).
+    public static func addScaled(_ x: UnsafePointer<Float>, by s: Float, to y: UnsafeMutablePointer<Float>, count: Int) {
+        binary(x, UnsafePointer(y), y, count) { $1 + s * $0 }
+    }
+
+    // MARK: - Activations
+
+    /// `out[i] = e^x[i]` (see `vexp` for accuracy).
+    public static func exp(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        unary(x, out, count, vexp)
+    }
+
+    /// `out[i] = x[i]·σ(x[i])` (SiLU, the gate of SwiGLU).
+    public static func silu(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        unary(x, out, count, vsilu)
+    }
+
+    /// GELU, tanh approximation (GPT-2's `gelu_new`, PyTorch `approximate="tanh"`).
+    public static func geluTanh(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        unary(x, out, count, vgeluTanh)
+    }
+}
+
+// MARK: - Tensor conveniences
+
+extension Tensor {
+    /// Applies a pointer kernel `f(x, out, count)` to a copy of this tensor's shape.
+    @inlinable
+    public func map(_ f: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+        var out = Tensor(zeros: shape)
+        withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in f(x.baseAddress!, o.baseAddress!, count) }
+        }
+        return out
+    }
+
+    /// Applies a pointer kernel `f(a, b, out, count)` elementwise to two tensors of equal shape.
+    @inlinable
+    public func zipMap(_ other: Tensor,
+                       _ f: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+        precondition(shape == other.shape, "elementwise operands differ in shape: \(shape) and \(other.shape)")
+        var out = Tensor(zeros: shape)
+        withUnsafeBufferPointer { a in
+            other.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { o in f(a.baseAddress!, b.baseAddress!, o.baseAddress!, count) }
+            }
+        }
+        return out
+    }
+
+    public static func + (a: Tensor, b: Tensor) -> Tensor { a.zipMap(b) { Kernels.add($0, $1, into: $2, count: $3) } }
+    public static func * (a: Tensor, b: Tensor) -> Tensor { a.zipMap(b) { Kernels.mul($0, $1, into: $2, count: $3) } }
+    public static func * (a: Tensor, s: Float) -> Tensor { a.map { Kernels.scale($0, by: s, into: $1, count: $2) } }
+
+    /// `self += s · x` (same shapes).
+    public mutating func addScaled(_ x: Tensor, by s: Float = 1) {
+        precondition(shape == x.shape, "addScaled operands differ in shape: \(shape) and \(x.shape)")
+        let n = count
+        x.withUnsafeBufferPointer { px in
+            withUnsafeMutableBufferPointer { py in Kernels.addScaled(px.baseAddress!, by: s, to: py.baseAddress!, count: n) }
+        }
+    }
+
+    public func exp() -> Tensor { map { Kernels.exp($0, into: $1, count: $2) } }
+    public func silu() -> Tensor { map { Kernels.silu($0, into: $1, count: $2) } }
+    public func geluTanh() -> Tensor { map { Kernels.geluTanh($0, into: $1, count: $2) } }
+}

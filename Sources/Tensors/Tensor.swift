@@ -1,0 +1,149 @@
+// MARK: - Storage
+
+/// A 64-byte-aligned buffer of `Float`s. Either owned (allocated and freed here) or borrowed from an
+/// `owner` that keeps the memory alive (for example a memory-mapped file).
+public final class TensorStorage: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+    private let owner: AnyObject?
+
+    /// Allocates `count` zeroed floats.
+    public init(count: Int) {
+        precondition(count >= 0, "negative element count \(count)")
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+        owner = nil
+    }
+
+    /// Wraps memory that `owner` keeps alive; nothing is copied and nothing is freed here.
+    public init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        self.pointer = pointer
+        self.count = count
+        self.owner = owner
+    }
+
+    deinit {
+        if owner == nil { UnsafeMutableRawPointer(pointer).deallocate() }
+    }
+
+    func copy() -> TensorStorage {
+        let s = TensorStorage(count: count)
+        s.pointer.update(from: pointer, count: count)
+        return s
+    }
+}
+
+// MARK: - Tensor
+
+/// A contiguous, row-major tensor of `Float`s with value semantics (copy on write).
+///
+/// The last dimension is the fastest-varying. Shapes follow the legend of the architecture notes:
+/// B batch, T positions, C width, H heads, K kv heads, D head width, F feed-forward width, V vocabulary, R LoRA rank.
+public struct Tensor: @unchecked Sendable {
+    public private(set) var shape: [Int]
+    public private(set) var storage: TensorStorage
+
+    /// A zero-filled tensor of `shape`.
+    public init(zeros shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        self.shape = shape
+        storage = TensorStorage(count: shape.reduce(1, *))
+    }
+
+    /// A tensor of `shape` holding `data` (row-major); `data.count` must equal the product of `shape`.
+    public init(shape: [Int], data: [Float]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        precondition(shape.reduce(1, *) == data.count,
+                     "shape \(shape) holds \(shape.reduce(1, *)) elements, data has \(data.count)")
+        self.shape = shape
+        storage = TensorStorage(count: data.count)
+        data.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: data.count) }
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    public init(repeating value: Float, shape: [Int]) {
+        self.init(zeros: shape)
+        storage.pointer.update(repeating: value, count: count)
+    }
+
+    /// Wraps existing storage (no copy); the storage must hold exactly the product of `shape` elements.
+    public init(shape: [Int], storage: TensorStorage) {
+        precondition(shape.reduce(1, *) == storage.count,
+                     "shape \(shape) holds \(shape.reduce(1, *)) elements, storage has \(storage.count)")
+        self.shape = shape
+        self.storage = storage
+    }
+
+    /// Number of elements.
+    @inlinable public var count: Int { storage.count }
+    /// Number of dimensions.
+    @inlinable public var rank: Int { shape.count }
+
+    /// The elements as an array (a copy).
+    public var scalars: [Float] {
+        Array(UnsafeBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// Element at a full multi-index.
+    public subscript(_ index: Int...) -> Float {
+        get { storage.pointer[offset(of: index)] }
+        set {
+            let o = offset(of: index)
+            makeUnique()
+            storage.pointer[o] = newValue
+        }
+    }
+
+    private func offset(of index: [Int]) -> Int {
+        precondition(index.count == shape.count, "index \(index) for a tensor of shape \(shape)")
+        var o = 0
+        for (i, d) in zip(index, shape) {
+            precondition(i >= 0 && i < d, "index \(index) out of bounds for shape \(shape)")
+            o = o * d + i
+        }
+        return o
+    }
+
+    /// The same elements under another shape with the same element count (shares storage until written).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        return Tensor(shape: newShape, storage: storage)
+    }
+
+    /// Read-only access to the elements.
+    @inlinable
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// Mutable access to the elements; copies first if the storage is shared.
+    @inlinable
+    public mutating func withUnsafeMutableBufferPointer<R>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
+        makeUnique()
+        return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// Ensures this tensor is the only owner of its storage (copy on write).
+    public mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+    }
+
+    /// Rows × columns when the tensor is read as a matrix whose columns are its last dimension.
+    public var matrixShape: (rows: Int, cols: Int) {
+        precondition(rank >= 1, "a scalar has no matrix shape")
+        let cols = shape[rank - 1]
+        return (cols == 0 ? 0 : count / cols, cols)
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let shown = scalars.prefix(8).map { "\($0)" }.joined(separator: ", ")
+        return "Tensor(shape: \(shape), [\(shown)\(count > 8 ? ", …" : "")])"
+    }
+}

@@ -1,0 +1,78 @@
+/// Vector math on 16 lanes, used by the elementwise kernels. Accuracy is stated per function and tested
+/// against the scalar libm twins in `NaiveKernels`.
+public typealias Vec16 = SIMD16<Float>
+
+@usableFromInline let vecWidth = 16
+
+@inlinable @inline(__always)
+func load16(_ p: UnsafePointer<Float>) -> Vec16 {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
+}
+
+@inlinable @inline(__always)
+func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
+}
+
+/// Loads `n < 16` floats into the low lanes (others `fill`), for loop tails.
+@inlinable @inline(__always)
+func loadPartial(_ p: UnsafePointer<Float>, _ n: Int, fill: Float = 0) -> Vec16 {
+    var v = Vec16(repeating: fill)
+    for i in 0..<n { v[i] = p[i] }
+    return v
+}
+
+@inlinable @inline(__always)
+func storePartial(_ v: Vec16, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { p[i] = v[i] }
+}
+
+/// `e^x` per lane: Cephes-style range reduction `x = n·ln2 + r` and a degree-6 polynomial; relative error
+/// within 2 ulp for results in the normal range; 0 below ln(FLT_MIN) (no subnormals); +inf above ln(FLT_MAX); NaN stays NaN.
+@inlinable @inline(__always)
+public func vexp(_ x: Vec16) -> Vec16 {
+    let hi: Float = 88.72283, lo: Float = -87.33654
+    let xc = pointwiseMin(pointwiseMax(x, Vec16(repeating: lo)), Vec16(repeating: hi))
+    let fx = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+    var r = xc - fx * 0.693359375
+    r = r + fx * 2.12194440e-4
+    let z = r * r
+    var y: Vec16 = Vec16(repeating: 1.9875691500e-4) * r + 1.3981999507e-3
+    y = y * r + 8.3334519073e-3
+    y = y * r + 4.1665795894e-2
+    y = y * r + 1.6666665459e-1
+    y = y * r + 5.0000001201e-1
+    y = y * z + r + 1
+    // 2^n as two factors so n = 128 (x near ln FLT_MAX) and n = -126 both stay representable.
+    let n = SIMD16<Int32>(fx, rounding: .towardZero)
+    let n1 = n &>> 1
+    let n2 = n &- n1
+    let p1 = Vec16(bitPattern: (n1 &+ 127) &<< 23)
+    let p2 = Vec16(bitPattern: (n2 &+ 127) &<< 23)
+    var result = y * p1 * p2
+    result.replace(with: Float.infinity, where: x .> hi)
+    result.replace(with: Float(0), where: x .< lo)
+    result.replace(with: x, where: x .!= x)
+    return result
+}
+
+/// `x·σ(x) = x / (1 + e^(−x))` (SiLU).
+@inlinable @inline(__always)
+public func vsilu(_ x: Vec16) -> Vec16 {
+    x / (1 + vexp(-x))
+}
+
+/// GELU with the tanh approximation, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, computed as
+/// `x / (1 + e^(−2u))`, which is the same function without cancellation.
+@inlinable @inline(__always)
+public func vgeluTanh(_ x: Vec16) -> Vec16 {
+    let u = 0.7978845608028654 * (x + 0.044715 * x * x * x)
+    return x / (1 + vexp(-2 * u))
+}
+
+extension SIMD16 where Scalar == Float {
+    @inlinable @inline(__always)
+    init(bitPattern v: SIMD16<Int32>) {
+        self = unsafeBitCast(v, to: SIMD16<Float>.self)
+    }
+}

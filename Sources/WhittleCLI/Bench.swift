@@ -1,0 +1,100 @@
+import ArgumentParser
+import Benchmarking
+import Foundation
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure Whittle's speed (build with -c release).",
+        subcommands: [BenchGEMM.self]
+    )
+}
+
+/// Options every benchmark shares.
+struct BenchOptions: ParsableArguments {
+    @Flag(help: "Print one JSON document instead of a table.")
+    var json = false
+
+    @Option(help: "Thread counts to measure, comma-separated (the host may squeeze 2 vCPUs onto one core: report both).")
+    var threads: String = "1,2"
+
+    func threadCounts() throws -> [Int] {
+        let counts = threads.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--threads must be positive integers separated by commas, got '\(threads)'")
+        }
+        return counts.map { $0! }
+    }
+}
+
+struct BenchGEMM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "GFLOP/s of Whittle's GEMM path beside the same cblas_sgemm calls from C, interleaved.",
+        discussion: """
+        Shapes: square 1024 and the products of a SmolLM2-135M-sized model at 512 tokens, each as A·B, A·Bᵀ
+        and Aᵀ·B. Medians over all timed calls; 'ratio' is Swift ÷ C (1.00 = no overhead).
+        """
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Timed rounds per shape (each round: Swift calls then C calls, order alternating).")
+    var rounds = 5
+
+    @Flag(help: "Fewer, shorter rounds (a smoke run, not a measurement).")
+    var quick = false
+
+    func run() throws {
+        let counts = try options.threadCounts()
+        let json = options.json
+        let report = GEMMBenchmark.run(
+            threadCounts: counts, rounds: quick ? 2 : rounds, secondsPerRound: quick ? 0.05 : 0.25,
+            version: WhittleVersion.string,
+            progress: { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } })
+        if json {
+            print(try JSONOutput.encode(report))
+        } else {
+            print(GEMMTable.render(report))
+        }
+    }
+}
+
+enum JSONOutput {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+enum GEMMTable {
+    static func render(_ r: GEMMBenchmark.Report) -> String {
+        var out: [String] = []
+        for m in r.machine {
+            out.append(String(format: "machine: %@, %d thread(s): clock %.2f GHz, %.0f FLOP/cycle, peak %.0f GFLOP/s (FMA measured %.0f)",
+                              m.cpu, m.threads, m.clockGHz, m.flopsPerCycle, m.theoreticalPeakGFLOPS, m.measuredFMAGFLOPS))
+        }
+        if let m = r.machine.first { out.append("OpenBLAS: \(m.blasCore) — \(m.blasConfig)") }
+        out.append("")
+        out.append(pad("product", 34) + pad("form", 7) + lpad("thr", 4) + lpad("Swift GF/s", 12) + lpad("C GF/s", 10)
+                   + lpad("ratio", 8) + lpad("% peak", 8))
+        for row in r.rows {
+            out.append(pad(row.name, 34) + pad(row.form, 7) + lpad("\(row.threads)", 4)
+                       + lpad(String(format: "%.1f", row.swiftGFLOPS), 12) + lpad(String(format: "%.1f", row.cGFLOPS), 10)
+                       + lpad(String(format: "%.3f", row.ratio), 8) + lpad(String(format: "%.0f%%", row.fractionOfPeak * 100), 8))
+        }
+        let ratios = r.rows.map(\.ratio).sorted()
+        if !ratios.isEmpty {
+            out.append("")
+            out.append(String(format: "Swift ÷ C: median %.3f, min %.3f, max %.3f over %d rows",
+                              ratios[ratios.count / 2], ratios.first!, ratios.last!, ratios.count))
+        }
+        for m in r.machineAfter {
+            out.append(String(format: "after: %d thread(s) clock %.2f GHz", m.threads, m.clockGHz))
+        }
+        return out.joined(separator: "\n")
+    }
+
+    private static func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
+    private static func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? " " + s : String(repeating: " ", count: w - s.count) + s }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct Whittle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "whittle",
+        abstract: "Fine-tune small language models on ordinary CPUs.",
+        version: WhittleVersion.string,
+        subcommands: [Bench.self]
+    )
+}
