@@ -91,7 +91,7 @@ extension Kernels {
                 let xr = x + r * cols, or = out + r * cols
                 let m = max(xr, count: cols)
                 let s = expShiftedSum(xr, shift: m, into: or, count: cols)
-                let inv = 1 / s
+                let inv = Float(1 / s)
                 var i = 0
                 while i + vecWidth <= cols { store16(load16(or + i) * inv, or + i); i += vecWidth }
                 while i < cols { or[i] *= inv; i += 1 }
@@ -99,39 +99,43 @@ extension Kernels {
         }
     }
 
-    /// Row log-softmax: `out[r, j] = x[r, j] − max_r − log Σ_j e^(x[r, j] − max_r)`.
+    /// Row log-softmax: `out[r, j] = (x[r, j] − max_r) − log Σ_j e^(x[r, j] − max_r)`.
     public static func logSoftmaxRows(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
         ThreadPool.shared.parallelFor(rows, grain: Swift.max(1, parallelGrain / Swift.max(cols, 1))) { range in
             for r in range {
                 let xr = x + r * cols, or = out + r * cols
                 let m = max(xr, count: cols)
                 let s = expShiftedSum(xr, shift: m, into: or, count: cols)
-                let shift = m + logf(s)
+                // (x − m) − log s, not x − (m + log s): m + log s would round log s to m's ulp.
+                let logSum = Float(log(s))
                 var i = 0
-                while i + vecWidth <= cols { store16(load16(xr + i) - shift, or + i); i += vecWidth }
-                while i < cols { or[i] = xr[i] - shift; i += 1 }
+                while i + vecWidth <= cols { store16((load16(xr + i) - m) - logSum, or + i); i += vecWidth }
+                while i < cols { or[i] = (xr[i] - m) - logSum; i += 1 }
             }
         }
     }
 
-    /// Writes `e^(x − shift)` to `out` and returns its sum (one row, on the calling thread).
+    /// Writes `e^(x − shift)` to `out` and returns its sum (one row, on the calling thread). The sum is kept in
+    /// Double: in Float, the row's largest term (1) swallows the low bits of thousands of small ones.
     @inlinable
-    static func expShiftedSum(_ x: UnsafePointer<Float>, shift: Float, into out: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        var acc = Vec16()
+    static func expShiftedSum(_ x: UnsafePointer<Float>, shift: Float, into out: UnsafeMutablePointer<Float>, count: Int) -> Double {
+        var acc0 = SIMD8<Double>(), acc1 = SIMD8<Double>()
         var i = 0
         while i + vecWidth <= count {
             let e = vexp(load16(x + i) - shift)
             store16(e, out + i)
-            acc += e
+            acc0 += SIMD8<Double>(e.lowHalf)
+            acc1 += SIMD8<Double>(e.highHalf)
             i += vecWidth
         }
         if i < count {
             let n = count - i
             let e = vexp(loadPartial(x + i, n, fill: -.infinity) - shift)
             storePartial(e, out + i, n)
-            acc += e
+            acc0 += SIMD8<Double>(e.lowHalf)
+            acc1 += SIMD8<Double>(e.highHalf)
         }
-        return acc.sum()
+        return (acc0 + acc1).sum()
     }
 }
 

@@ -2,19 +2,25 @@
 import Glibc
 #endif
 
-/// A seeded xoshiro256** generator whose whole state can be saved and restored, so a resumed run draws the
-/// same numbers as an uninterrupted one. Keep one generator per purpose (init, LoRA A, dropout, shuffle,
-/// sampling). Not cryptographic; not PyTorch's stream (fixtures carry their own weights).
+/// A seeded PCG64 generator (PCG-XSL-RR 128/64, the stream of NumPy's `PCG64` for the same state and
+/// increment) whose whole state can be saved and restored, so a resumed run draws the same numbers as an
+/// uninterrupted one. Keep one generator per purpose (init, LoRA A, dropout, shuffle, sampling).
+/// Not cryptographic, and not PyTorch's stream (fixtures carry their own weights).
 public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
-    /// The generator's complete state: four 64-bit words, never all zero.
+    /// The generator's complete state: the 128-bit LCG state and its odd increment, as (high, low) words.
     public struct State: Codable, Sendable, Equatable {
-        public var words: [UInt64]
-        public init(words: [UInt64]) { self.words = words }
+        public var stateHigh: UInt64, stateLow: UInt64, incrementHigh: UInt64, incrementLow: UInt64
+        public init(stateHigh: UInt64, stateLow: UInt64, incrementHigh: UInt64, incrementLow: UInt64) {
+            self.stateHigh = stateHigh; self.stateLow = stateLow
+            self.incrementHigh = incrementHigh; self.incrementLow = incrementLow
+        }
     }
 
-    private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+    private var s: UInt128
+    private let inc: UInt128
+    private static let multiplier: UInt128 = 0x2360_ED05_1FC6_5DA4_4385_DF64_9FCC_F645
 
-    /// Seeds the state with SplitMix64 from `seed` (as xoshiro's authors recommend).
+    /// Derives state and increment from `seed` with SplitMix64 (Whittle's own seeding; NumPy's SeedSequence differs).
     public init(seed: UInt64) {
         var sm = seed
         func splitMix() -> UInt64 {
@@ -24,31 +30,30 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
+        let a = splitMix(), b = splitMix(), c = splitMix(), d = splitMix()
+        s = UInt128(a) << 64 | UInt128(b)
+        inc = UInt128(c) << 64 | UInt128(d) | 1
     }
 
-    /// Restores a saved state. Fails on a state that is not four words or is all zero.
+    /// Restores a saved state; the increment must be odd (nil otherwise).
     public init?(state: State) {
-        guard state.words.count == 4, state.words.contains(where: { $0 != 0 }) else { return nil }
-        s0 = state.words[0]; s1 = state.words[1]; s2 = state.words[2]; s3 = state.words[3]
+        guard state.incrementLow & 1 == 1 else { return nil }
+        s = UInt128(state.stateHigh) << 64 | UInt128(state.stateLow)
+        inc = UInt128(state.incrementHigh) << 64 | UInt128(state.incrementLow)
     }
 
-    public var state: State { State(words: [s0, s1, s2, s3]) }
+    public var state: State {
+        State(stateHigh: UInt64(truncatingIfNeeded: s >> 64), stateLow: UInt64(truncatingIfNeeded: s),
+              incrementHigh: UInt64(truncatingIfNeeded: inc >> 64), incrementLow: UInt64(truncatingIfNeeded: inc))
+    }
 
-    @inlinable
-    public mutating func next() -> UInt64 { nextWord() }
-
-    @usableFromInline
-    mutating func nextWord() -> UInt64 {
-        let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
-        let t = s1 << 17
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = s3 << 45 | s3 >> 19
-        return result
+    /// Advances the LCG, then outputs the XSL-RR permutation of the new state (NumPy's order).
+    public mutating func next() -> UInt64 {
+        s = s &* Self.multiplier &+ inc
+        let high = UInt64(truncatingIfNeeded: s >> 64), low = UInt64(truncatingIfNeeded: s)
+        let x = high ^ low
+        let rot = high >> 58
+        return x >> rot | x << ((64 &- rot) & 63)
     }
 
     /// Uniform in [0, 1) with 53 random bits.

@@ -115,6 +115,16 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// Takes chunks of the posted job. Every reference to the caller's closure ends when this returns,
+    /// before the worker reports that it left (the caller's closure must not outlive `run`).
+    @inline(never)
+    private func workOnCurrentJob(chunks: Int) {
+        pthread_mutex_lock(mutex)
+        let body = job
+        pthread_mutex_unlock(mutex)
+        if let body { work(body, chunks: chunks) }
+    }
+
     private func workerLoop() {
         var seen = 0
         while true {
@@ -131,12 +141,12 @@ public final class ThreadPool: @unchecked Sendable {
                 return
             }
             // Join the job only while the caller has not closed it; the caller waits for `active` to drain.
-            let current = job
             let chunks = chunkCount
-            if current != nil { active.wrappingAdd(1, ordering: .sequentiallyConsistent) }
+            let joined = job != nil
+            if joined { active.wrappingAdd(1, ordering: .sequentiallyConsistent) }
             pthread_mutex_unlock(mutex)
-            guard let current else { continue }
-            work(current, chunks: chunks)
+            if !joined { continue }
+            workOnCurrentJob(chunks: chunks)
             active.wrappingSubtract(1, ordering: .sequentiallyConsistent)
             if callerSleeping.load(ordering: .sequentiallyConsistent) {
                 pthread_mutex_lock(mutex)

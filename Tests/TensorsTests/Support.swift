@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import Tensors
+
+/// The repository root, found from this file's path (Tests/TensorsTests/Support.swift).
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// A JSON value decoded with JSONDecoder (whose number parsing rounds correctly, unlike JSONSerialization's here).
+enum JSON: Decodable {
+    case null, bool(Bool), number(Double), string(String), array([JSON]), object([String: JSON])
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let d = try? c.decode(Double.self) { self = .number(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSON].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSON].self)) }
+    }
+
+    subscript(key: String) -> JSON { if case .object(let o) = self, let v = o[key] { v } else { .null } }
+    var array: [JSON] { if case .array(let a) = self { a } else { [] } }
+    var int: Int { Int(double) }
+    var string: String { if case .string(let s) = self { s } else { "" } }
+    /// Numbers, and the strings the generator writes for non-finite values.
+    var double: Double {
+        switch self {
+        case .number(let d): d
+        case .string("Infinity"): .infinity
+        case .string("-Infinity"): -.infinity
+        case .string("NaN"): .nan
+        default: .nan
+        }
+    }
+    var doubles: [Double] { array.map(\.double) }
+    var floats: [Float] { array.map { Float($0.double) } }
+}
+
+/// Loads a fixture written by Tests/Reference/make_fixtures.py.
+func loadFixture(_ relative: String) throws -> JSON {
+    let url = repoRoot.appendingPathComponent("Tests/Reference/fixtures").appendingPathComponent(relative)
+    guard let data = FileManager.default.contents(atPath: url.path) else {
+        Issue.record("missing fixture \(url.path): run Tests/Reference/make_fixtures.py")
+        throw CocoaError(.fileNoSuchFile)
+    }
+    return try JSONDecoder().decode(JSON.self, from: data)
+}
+
+/// Deterministic test data in [-1, 1).
+func randomArray(_ count: Int, seed: UInt64, scale: Double = 1) -> [Float] {
+    var rng = RandomGenerator(seed: seed)
+    return (0..<count).map { _ in Float(rng.uniform(-scale, scale)) }
+}
+
+/// Compares element by element with `|a − b| ≤ atol + rtol·|b|`; reports the worst element and its index.
+func expectClose(_ actual: [Float], _ expected: [Double], rtol: Double, atol: Double, _ what: String,
+                 sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)",
+            sourceLocation: sourceLocation)
+    var worst = -1.0, worstIndex = -1
+    for i in 0..<min(actual.count, expected.count) {
+        let a = Double(actual[i]), b = expected[i]
+        if a == b || (a.isNaN && b.isNaN) { continue }
+        let excess = abs(a - b) - (atol + rtol * abs(b))
+        if excess.isNaN || excess > worst { worst = excess.isNaN ? .infinity : excess; worstIndex = i }
+    }
+    if worstIndex >= 0 && worst > 0 {
+        let a = actual[worstIndex], b = expected[worstIndex]
+        Issue.record("\(what): element \(worstIndex) is \(a), expected \(b) (|Δ| = \(abs(Double(a) - b)), rtol \(rtol), atol \(atol))",
+                     sourceLocation: sourceLocation)
+    }
+}
