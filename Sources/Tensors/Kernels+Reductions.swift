@@ -64,22 +64,23 @@ extension Kernels {
     }
 
     /// max x[i]; −inf for an empty array; NaN if any element is NaN.
+    /// (Written with masked `replace`: `pointwiseMax` and `any(_:)` scalarize and run 100× slower.)
     public static func max(_ x: UnsafePointer<Float>, count: Int) -> Float {
         var m = Vec16(repeating: -.infinity)
-        var nan = false
+        var nan = Vec16()
         var i = 0
         while i + vecWidth <= count {
             let v = load16(x + i)
-            nan = nan || any(v .!= v)
-            m = pointwiseMax(m, v)
+            nan.replace(with: 1, where: v .!= v)
+            m.replace(with: v, where: v .> m)
             i += vecWidth
         }
         if i < count {
             let v = loadPartial(x + i, count - i, fill: -.infinity)
-            nan = nan || any(v .!= v)
-            m = pointwiseMax(m, v)
+            nan.replace(with: 1, where: v .!= v)
+            m.replace(with: v, where: v .> m)
         }
-        return nan ? .nan : m.max()
+        return nan.max() > 0 ? .nan : m.max()
     }
 
     // MARK: - Softmax
@@ -115,27 +116,34 @@ extension Kernels {
         }
     }
 
-    /// Writes `e^(x − shift)` to `out` and returns its sum (one row, on the calling thread). The sum is kept in
-    /// Double: in Float, the row's largest term (1) swallows the low bits of thousands of small ones.
+    /// Writes `e^(x − shift)` to `out` and returns its sum (one row, on the calling thread). The sum is
+    /// compensated (Kahan, per lane): in plain Float the row's largest term (1) swallows the low bits of
+    /// thousands of small ones. (Converting lanes to Double instead scalarizes and costs 4×.)
     @inlinable
     static func expShiftedSum(_ x: UnsafePointer<Float>, shift: Float, into out: UnsafeMutablePointer<Float>, count: Int) -> Double {
-        var acc0 = SIMD8<Double>(), acc1 = SIMD8<Double>()
+        var acc = Vec16(), comp = Vec16()
+        @inline(__always) func add(_ e: Vec16) {
+            let y = e - comp
+            let t = acc + y
+            comp = (t - acc) - y
+            acc = t
+        }
         var i = 0
         while i + vecWidth <= count {
             let e = vexp(load16(x + i) - shift)
             store16(e, out + i)
-            acc0 += SIMD8<Double>(e.lowHalf)
-            acc1 += SIMD8<Double>(e.highHalf)
+            add(e)
             i += vecWidth
         }
         if i < count {
             let n = count - i
             let e = vexp(loadPartial(x + i, n, fill: -.infinity) - shift)
             storePartial(e, out + i, n)
-            acc0 += SIMD8<Double>(e.lowHalf)
-            acc1 += SIMD8<Double>(e.highHalf)
+            add(e)
         }
-        return (acc0 + acc1).sum()
+        var total = 0.0
+        for lane in 0..<vecWidth { total += Double(acc[lane]) - Double(comp[lane]) }
+        return total
     }
 }
 

@@ -32,8 +32,13 @@ func storePartial(_ v: Vec16, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
 @inlinable @inline(__always)
 public func vexp(_ x: Vec16) -> Vec16 {
     let hi: Float = 88.72283, lo: Float = -87.33654
-    let xc = pointwiseMin(pointwiseMax(x, Vec16(repeating: lo)), Vec16(repeating: hi))
-    let fx = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+    var xc = x.replacing(with: lo, where: x .< lo)   // (pointwiseMin/Max scalarize)
+    xc.replace(with: hi, where: xc .> hi)
+    // Round x·log2(e) to an integer by adding 1.5·2²³: the sum's low mantissa bits are that integer.
+    // (SIMD's rounding initializers scalarize and cost 50× more.)
+    let magic: Float = 12_582_912
+    let t = xc * 1.44269504088896341 + magic
+    let fx = t - magic
     var r = xc - fx * 0.693359375
     r = r + fx * 2.12194440e-4
     let z = r * r
@@ -44,7 +49,7 @@ public func vexp(_ x: Vec16) -> Vec16 {
     y = y * r + 5.0000001201e-1
     y = y * z + r + 1
     // 2^n as two factors so n = 128 (x near ln FLT_MAX) and n = -126 both stay representable.
-    let n = SIMD16<Int32>(fx, rounding: .towardZero)
+    let n = unsafeBitCast(t, to: SIMD16<Int32>.self) &- Int32(bitPattern: magic.bitPattern)
     let n1 = n &>> 1
     let n2 = n &- n1
     let p1 = Vec16(bitPattern: (n1 &+ 127) &<< 23)

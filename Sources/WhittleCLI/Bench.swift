@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Whittle's speed (build with -c release).",
-        subcommands: [BenchGEMM.self]
+        subcommands: [BenchGEMM.self, BenchKernels.self]
     )
 }
 
@@ -97,4 +97,31 @@ enum GEMMTable {
 
     private static func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
     private static func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? " " + s : String(repeating: " ", count: w - s.count) + s }
+}
+
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Throughput of Whittle's own vectorized kernels (elementwise, softmax, reductions, bf16/f16)."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Elements per call (4M floats = 16 MB, beyond the caches).")
+    var elements = 1 << 22
+
+    func run() throws {
+        let report = KernelBenchmark.run(threadCounts: try options.threadCounts(), elements: elements,
+                                         version: WhittleVersion.string)
+        if options.json {
+            print(try JSONOutput.encode(report))
+            return
+        }
+        print("kernel                        thr   median µs      GB/s   Gelem/s")
+        for r in report.rows {
+            let name = r.kernel.padding(toLength: 28, withPad: " ", startingAt: 0)
+            print(name + String(format: " %4d %11.1f %9.2f %9.3f", r.threads, r.medianMicroseconds,
+                                r.gigabytesPerSecond, r.gigaElementsPerSecond))
+        }
+    }
 }
