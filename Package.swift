@@ -28,6 +28,10 @@ let package = Package(
         .target(name: "CBenchSupport", dependencies: ["COpenBLAS"]),
         // L1: tensors and kernels.
         .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        // L1: tokenizers, chat templates, and the order-keeping JSON they and the data pipeline share.
+        .target(name: "Tokenization", swiftSettings: optimized),
+        // L2: domain data files to examples (then tokens, masks, packing).
+        .target(name: "TrainingData", dependencies: ["Tokenization"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
         // L6: the command-line tool.
@@ -40,5 +44,6 @@ let package = Package(
             swiftSettings: optimized
         ),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenization"]),
     ]
 )
