@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "Tokenization", swiftSettings: optimized),
         // L2: domain data files to examples (then tokens, masks, packing).
         .target(name: "TrainingData", dependencies: ["Tokenization"], swiftSettings: optimized),
+        // L4: optimizers, schedules, clipping (the trainer joins when models land).
+        .target(name: "Training", dependencies: ["Tensors"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
         // L6: the command-line tool.
@@ -43,7 +45,9 @@ let package = Package(
             ],
             swiftSettings: optimized
         ),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenization"]),
+        .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+        .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenization", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensors", "TestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Testing
 import Tensors
+import TestSupport
 
 /// Every BLAS path against its naive twin, at awkward sizes and every transpose flag.
 @Suite struct GEMMTests {

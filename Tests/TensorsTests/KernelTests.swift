@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Tensors
+import TestSupport
 
 /// Lengths that exercise the 16-lane body, its tail, and the parallel split.
 let awkwardLengths = [1, 3, 7, 15, 16, 17, 33, 65, 1000, 100_003]

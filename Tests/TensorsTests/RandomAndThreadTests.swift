@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import Tensors
+import TestSupport
 
 @Suite struct RandomGeneratorTests {
     /// The raw stream and doubles equal NumPy's PCG64 for the same (state, increment).

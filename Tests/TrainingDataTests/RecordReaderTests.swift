@@ -2,20 +2,9 @@ import Foundation
 import Testing
 import Tokenization
 import TrainingData
+import TestSupport
 
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-let sharedAssets = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/assets")
-
-/// A shared asset's path; a missing file is a failure that names it.
-func asset(_ relative: String) throws -> String {
-    let path = sharedAssets.appendingPathComponent(relative).path
-    guard FileManager.default.fileExists(atPath: path) else {
-        Issue.record("missing shared asset \(path)")
-        throw CocoaError(.fileNoSuchFile)
-    }
-    return path
-}
+func asset(_ relative: String) throws -> String { try sharedAsset(relative) }
 
 /// Writes `bytes` to a fresh temporary file with the given extension.
 func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {

@@ -2,15 +2,15 @@ import Foundation
 import Testing
 import Tensors
 
-/// The repository root, found from this file's path (Tests/TensorsTests/Support.swift).
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+/// The repository root, found from this file's path (Tests/TestSupport/Fixtures.swift).
+public let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
 /// A JSON value decoded with JSONDecoder (whose number parsing rounds correctly, unlike JSONSerialization's here).
-enum JSON: Decodable {
+public enum JSON: Decodable, Sendable {
     case null, bool(Bool), number(Double), string(String), array([JSON]), object([String: JSON])
 
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null }
         else if let b = try? c.decode(Bool.self) { self = .bool(b) }
@@ -20,12 +20,12 @@ enum JSON: Decodable {
         else { self = .object(try c.decode([String: JSON].self)) }
     }
 
-    subscript(key: String) -> JSON { if case .object(let o) = self, let v = o[key] { v } else { .null } }
-    var array: [JSON] { if case .array(let a) = self { a } else { [] } }
-    var int: Int { Int(double) }
-    var string: String { if case .string(let s) = self { s } else { "" } }
+    public subscript(key: String) -> JSON { if case .object(let o) = self, let v = o[key] { v } else { .null } }
+    public var array: [JSON] { if case .array(let a) = self { a } else { [] } }
+    public var int: Int { Int(double) }
+    public var string: String { if case .string(let s) = self { s } else { "" } }
     /// Numbers, and the strings the generator writes for non-finite values.
-    var double: Double {
+    public var double: Double {
         switch self {
         case .number(let d): d
         case .string("Infinity"): .infinity
@@ -34,12 +34,25 @@ enum JSON: Decodable {
         default: .nan
         }
     }
-    var doubles: [Double] { array.map(\.double) }
-    var floats: [Float] { array.map { Float($0.double) } }
+    public var doubles: [Double] { array.map(\.double) }
+    public var floats: [Float] { array.map { Float($0.double) } }
 }
 
 /// Loads a fixture written by Tests/Reference/make_fixtures.py.
-func loadFixture(_ relative: String) throws -> JSON {
+/// The shared assets folder beside the repository (`../shared/assets`).
+public let sharedAssets = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/assets")
+
+/// A shared asset's path; a missing file is a recorded failure that names it.
+public func sharedAsset(_ relative: String) throws -> String {
+    let path = sharedAssets.appendingPathComponent(relative).path
+    guard FileManager.default.fileExists(atPath: path) else {
+        Issue.record("missing shared asset \(path) (../shared must sit beside the repository)")
+        throw CocoaError(.fileNoSuchFile)
+    }
+    return path
+}
+
+public func loadFixture(_ relative: String) throws -> JSON {
     let url = repoRoot.appendingPathComponent("Tests/Reference/fixtures").appendingPathComponent(relative)
     guard let data = FileManager.default.contents(atPath: url.path) else {
         Issue.record("missing fixture \(url.path): run Tests/Reference/make_fixtures.py")
@@ -49,13 +62,13 @@ func loadFixture(_ relative: String) throws -> JSON {
 }
 
 /// Deterministic test data in [-1, 1).
-func randomArray(_ count: Int, seed: UInt64, scale: Double = 1) -> [Float] {
+public func randomArray(_ count: Int, seed: UInt64, scale: Double = 1) -> [Float] {
     var rng = RandomGenerator(seed: seed)
     return (0..<count).map { _ in Float(rng.uniform(-scale, scale)) }
 }
 
 /// Compares element by element with `|a − b| ≤ atol + rtol·|b|`; reports the worst element and its index.
-func expectClose(_ actual: [Float], _ expected: [Double], rtol: Double, atol: Double, _ what: String,
+public func expectClose(_ actual: [Float], _ expected: [Double], rtol: Double, atol: Double, _ what: String,
                  sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)",
             sourceLocation: sourceLocation)

@@ -1,0 +1,97 @@
+import Tensors
+
+/// AdamW hyperparameters (PyTorch's names and defaults, except weight decay, whose default is Whittle's).
+/// Hyperparameters are Double, as in PyTorch, so schedules and bias corrections do not drift.
+public struct AdamWConfig: Codable, Sendable, Equatable {
+    public var beta1: Double = 0.9
+    public var beta2: Double = 0.999
+    public var epsilon: Double = 1e-8
+    /// Decoupled weight decay, applied only to parameters for which `decays` says so (matrices by default).
+    public var weightDecay: Double = 0.0
+
+    public init(beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+    }
+}
+
+/// AdamW (Loshchilov & Hutter) in PyTorch's exact order of operations (`torch.optim.AdamW`, single-tensor path):
+///
+///     θ ← θ·(1 − lr·λ)                       decoupled decay (only where it applies)
+///     m ← m + (1 − β₁)·(g − m)               (lerp)
+///     v ← v·β₂ + (1 − β₂)·g²
+///     θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+///
+/// Bias corrections are computed in Double from the step count; element updates in Float32.
+/// State (step and both moments per parameter name) is a plain value, saved and restored by the run state.
+public struct AdamW: Sendable {
+    public var config: AdamWConfig
+    public var state: State
+
+    /// The optimizer's resumable state.
+    public struct State: Sendable {
+        /// Completed steps (t in the bias corrections).
+        public var step: Int = 0
+        /// First and second moments per parameter name, created (zeroed) at a parameter's first update.
+        public var moments: [String: (m: Tensor, v: Tensor)] = [:]
+        public init() {}
+    }
+
+    public init(config: AdamWConfig = AdamWConfig()) {
+        self.config = config
+        state = State()
+    }
+
+    /// Whittle's default decay rule: matrices decay; vectors (norm weights, biases) do not — as Hugging Face's
+    /// Trainer excludes biases and LayerNorm weights.
+    public static func decays(parameterShape shape: [Int]) -> Bool { shape.count >= 2 }
+
+    /// Starts a step: every `update` until the next `beginStep` uses step t = previous + 1.
+    public mutating func beginStep() { state.step += 1 }
+
+    /// Updates one parameter in place from its gradient, at learning rate `lr` (the schedule's value this step).
+    public mutating func update(name: String, parameter: inout Tensor, gradient: Tensor, learningRate lr: Double,
+                                applyWeightDecay: Bool) {
+        precondition(state.step >= 1, "call beginStep() before update()")
+        precondition(parameter.shape == gradient.shape,
+                     "gradient of \(name) has shape \(gradient.shape), parameter \(parameter.shape)")
+        var moments = state.moments.removeValue(forKey: name)
+            ?? (Tensor(zeros: parameter.shape), Tensor(zeros: parameter.shape))
+        precondition(moments.m.shape == parameter.shape, "optimizer state of \(name) has shape \(moments.m.shape)")
+        let t = Double(state.step)
+        let bc1 = 1 - pow(config.beta1, t)
+        let bc2 = 1 - pow(config.beta2, t)
+        let decay = applyWeightDecay && config.weightDecay != 0 ? Float(1 - lr * config.weightDecay) : 1
+        let b1 = Float(1 - config.beta1), beta2 = Float(config.beta2), b2 = Float(1 - config.beta2)
+        let stepSize = Float(-(lr / bc1)), bc2Sqrt = Float(bc2.squareRoot()), eps = Float(config.epsilon)
+        let n = parameter.count
+        gradient.withUnsafeBufferPointer { g in
+            parameter.withUnsafeMutableBufferPointer { p in
+                moments.m.withUnsafeMutableBufferPointer { m in
+                    moments.v.withUnsafeMutableBufferPointer { v in
+                        let P = p.baseAddress!, G = g.baseAddress!, M = m.baseAddress!, V = v.baseAddress!
+                        ThreadPool.shared.parallelFor(n, grain: Kernels.parallelGrain) { range in
+                            for i in range {
+                                let gi = G[i]
+                                var pi = P[i]
+                                if decay != 1 { pi = pi * decay }
+                                let mi = M[i] + b1 * (gi - M[i])
+                                let vi = V[i] * beta2 + b2 * (gi * gi)
+                                M[i] = mi
+                                V[i] = vi
+                                P[i] = pi + stepSize * (mi / (vi.squareRoot() / bc2Sqrt + eps))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        state.moments[name] = moments
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
