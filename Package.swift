@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // L0: OpenBLAS through pkg-config (Debian: libopenblas-dev).
@@ -34,6 +35,8 @@ let package = Package(
         .target(name: "TrainingData", dependencies: ["Tokenization"], swiftSettings: optimized),
         // L4: optimizers, schedules, clipping (the trainer joins when models land).
         .target(name: "Training", dependencies: ["Tensors"], swiftSettings: optimized),
+        // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
+        .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
         // L6: the command-line tool.
@@ -49,5 +52,6 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenization", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensors", "TestSupport"]),
+        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
     ]
 )
