@@ -30,7 +30,7 @@ public enum GEMMBenchmark {
         /// Median over all timed calls, GFLOP/s.
         public var swiftGFLOPS: Double
         public var cGFLOPS: Double
-        /// swift ÷ C; 1.0 means the Swift call path adds nothing.
+        /// Swift ÷ C speed: the median over rounds of (C time ÷ Swift time) in the same round; 1.0 = no overhead.
         public var ratio: Double
         /// swift ÷ the machine's theoretical peak at this thread count.
         public var fractionOfPeak: Double
@@ -43,6 +43,10 @@ public enum GEMMBenchmark {
         public var rows: [Row]
         /// Machine probes after the run: a clock far below the first probe's means the host changed mode mid-run.
         public var machineAfter: [MachineProbe]
+        /// Whether 2-thread figures count: "fast" when every multi-thread probe ran at ≥ 80% of the 1-thread
+        /// clock before and after the run; otherwise the host was time-slicing the vCPUs ("slow") and only the
+        /// 1-thread rows are a fair comparison (see ../shared/bench/README.md).
+        public var hostMode: String
     }
 
     /// Square 1024, then each SmolLM2-135M product at T = 512 in the three forms training uses
@@ -65,8 +69,8 @@ public enum GEMMBenchmark {
 
     /// Runs every shape at every thread count. Each round times `calls` Swift calls then `calls` C calls
     /// (order alternating between rounds); medians are over all calls of all rounds.
-    public static func run(shapes: [Shape] = defaultShapes, threadCounts: [Int], rounds: Int = 5,
-                           secondsPerRound: Double = 0.25, version: String,
+    public static func run(shapes: [Shape] = defaultShapes, threadCounts: [Int], rounds: Int = 9,
+                           secondsPerRound: Double = 0.12, version: String,
                            progress: (String) -> Void = { _ in }) -> Report {
         var probes: [MachineProbe] = []
         var after: [MachineProbe] = []
@@ -89,7 +93,10 @@ public enum GEMMBenchmark {
             Threading.configure(threads: t)
             after.append(MachineProbe.measure(threads: t))
         }
-        return Report(whittleVersion: version, machine: probes, rows: rows, machineAfter: after)
+        let base = (probes + after).filter { $0.threads == 1 }.map(\.clockGHz).max() ?? 0
+        let multi = (probes + after).filter { $0.threads > 1 }.map(\.clockGHz)
+        let mode = multi.isEmpty || base == 0 ? "n/a" : (multi.allSatisfy { $0 >= 0.8 * base } ? "fast" : "slow")
+        return Report(whittleVersion: version, machine: probes, rows: rows, machineAfter: after, hostMode: mode)
     }
 
     static func measure(_ s: Shape, threads: Int, rounds: Int, secondsPerRound: Double, peak: Double) -> Row {
@@ -124,18 +131,20 @@ public enum GEMMBenchmark {
                     let warm = swiftCalls(2) + cCalls(2)
                     let perCall = max(warm.min()!, 1e-6)
                     let calls = max(3, min(200, Int(secondsPerRound / perCall)))
-                    var swiftTimes: [Double] = [], cTimes: [Double] = []
+                    // Paired design: each round times both paths back to back; the ratio is the median of the
+                    // per-round ratios, so drift of the host (another tenant, a clock change) cancels out.
+                    var swiftTimes: [Double] = [], cTimes: [Double] = [], ratios: [Double] = []
                     for r in 0..<rounds {
-                        if r % 2 == 0 {
-                            swiftTimes += swiftCalls(calls); cTimes += cCalls(calls)
-                        } else {
-                            cTimes += cCalls(calls); swiftTimes += swiftCalls(calls)
-                        }
+                        let sw: [Double], cc: [Double]
+                        if r % 2 == 0 { sw = swiftCalls(calls); cc = cCalls(calls) } else { cc = cCalls(calls); sw = swiftCalls(calls) }
+                        swiftTimes += sw
+                        cTimes += cc
+                        ratios.append(median(cc) / median(sw))
                     }
                     let sw = s.flops / median(swiftTimes) / 1e9
                     let cg = s.flops / median(cTimes) / 1e9
                     return Row(name: s.name, form: s.form, m: s.m, n: s.n, k: s.k, threads: threads,
-                               calls: swiftTimes.count, swiftGFLOPS: sw, cGFLOPS: cg, ratio: sw / cg,
+                               calls: swiftTimes.count, swiftGFLOPS: sw, cGFLOPS: cg, ratio: median(ratios),
                                fractionOfPeak: sw / peak)
                 }
             }

@@ -32,14 +32,15 @@ struct BenchGEMM: ParsableCommand {
         abstract: "GFLOP/s of Whittle's GEMM path beside the same cblas_sgemm calls from C, interleaved.",
         discussion: """
         Shapes: square 1024 and the products of a SmolLM2-135M-sized model at 512 tokens, each as A·B, A·Bᵀ
-        and Aᵀ·B. Medians over all timed calls; 'ratio' is Swift ÷ C (1.00 = no overhead).
+        and Aᵀ·B. GFLOP/s are medians over all timed calls; 'ratio' is Swift ÷ C speed, the median of
+        per-round ratios (each round times both back to back), 1.00 = no overhead.
         """
     )
 
     @OptionGroup var options: BenchOptions
 
     @Option(help: "Timed rounds per shape (each round: Swift calls then C calls, order alternating).")
-    var rounds = 5
+    var rounds = 9
 
     @Flag(help: "Fewer, shorter rounds (a smoke run, not a measurement).")
     var quick = false
@@ -48,7 +49,7 @@ struct BenchGEMM: ParsableCommand {
         let counts = try options.threadCounts()
         let json = options.json
         let report = GEMMBenchmark.run(
-            threadCounts: counts, rounds: quick ? 2 : rounds, secondsPerRound: quick ? 0.05 : 0.25,
+            threadCounts: counts, rounds: quick ? 2 : rounds, secondsPerRound: quick ? 0.05 : 0.12,
             version: WhittleVersion.string,
             progress: { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } })
         if json {
@@ -92,6 +93,7 @@ enum GEMMTable {
         for m in r.machineAfter {
             out.append(String(format: "after: %d thread(s) clock %.2f GHz", m.threads, m.clockGHz))
         }
+        out.append("host mode: \(r.hostMode)" + (r.hostMode == "slow" ? " (vCPUs time-sliced: only 1-thread rows are a fair comparison)" : ""))
         return out.joined(separator: "\n")
     }
 
