@@ -27,6 +27,8 @@ let package = Package(
         ),
         // A C twin of the GEMM timing loop, so `whittle bench gemm` can compare Swift's call path with C's in one run.
         .target(name: "CBenchSupport", dependencies: ["COpenBLAS"]),
+        // L0: atomic writes, memory maps, SHA-256 (checkpoints, token cache, provenance).
+        .target(name: "FileSupport", swiftSettings: optimized),
         // L1: tensors and kernels.
         .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: optimized),
         // L1: tokenizers, chat templates, and the order-keeping JSON they and the data pipeline share.
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenization", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensors", "TestSupport"]),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
     ]
 )
