@@ -34,7 +34,7 @@ let package = Package(
         // L1: tokenizers, chat templates, and the order-keeping JSON they and the data pipeline share.
         .target(name: "Tokenization", swiftSettings: optimized),
         // L2: domain data files to examples (then tokens, masks, packing).
-        .target(name: "TrainingData", dependencies: ["Tokenization", "Tensors"], swiftSettings: optimized),
+        .target(name: "TrainingData", dependencies: ["Tokenization", "Tensors", "FileSupport"], swiftSettings: optimized),
         // L4: optimizers, schedules, clipping (the trainer joins when models land).
         .target(name: "Training", dependencies: ["Tensors"], swiftSettings: optimized),
         // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
