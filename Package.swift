@@ -26,21 +26,21 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         // A C twin of the GEMM timing loop, so `whittle bench gemm` can compare Swift's call path with C's in one run.
-        .target(name: "CBenchSupport", dependencies: ["COpenBLAS"]),
+        .target(name: "CBenchSupport", dependencies: ["COpenBLAS"], exclude: ["README.md"]),
         // L0: atomic writes, memory maps, SHA-256 (checkpoints, token cache, provenance).
-        .target(name: "FileSupport", swiftSettings: optimized),
+        .target(name: "FileSupport", exclude: ["README.md"], swiftSettings: optimized),
         // L1: tensors and kernels.
-        .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        .target(name: "Tensors", exclude: ["README.md"], dependencies: ["COpenBLAS"], swiftSettings: optimized),
         // L1: tokenizers, chat templates, and the order-keeping JSON they and the data pipeline share.
         .target(name: "Tokenization", swiftSettings: optimized),
         // L2: domain data files to examples (then tokens, masks, packing).
-        .target(name: "TrainingData", dependencies: ["Tokenization", "Tensors", "FileSupport"], swiftSettings: optimized),
+        .target(name: "TrainingData", exclude: ["README.md"], dependencies: ["Tokenization", "Tensors", "FileSupport"], swiftSettings: optimized),
         // L4: optimizers, schedules, clipping (the trainer joins when models land).
-        .target(name: "Training", dependencies: ["Tensors"], swiftSettings: optimized),
+        .target(name: "Training", exclude: ["README.md"], dependencies: ["Tensors"], swiftSettings: optimized),
         // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
-        .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], swiftSettings: optimized),
+        .target(name: "FineTuning", exclude: ["README.md"], dependencies: ["Training", "TrainingData", "Tensors", "Yams"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
-        .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
+        .target(name: "Benchmarking", exclude: ["README.md"], dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
         // L6: the command-line tool.
         .executableTarget(
             name: "WhittleCLI",
