@@ -30,17 +30,17 @@ let package = Package(
         // L0: atomic writes, memory maps, SHA-256 (checkpoints, token cache, provenance).
         .target(name: "FileSupport", exclude: ["README.md"], swiftSettings: optimized),
         // L1: tensors and kernels.
-        .target(name: "Tensors", exclude: ["README.md"], dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        .target(name: "Tensors", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: optimized),
         // L1: tokenizers, chat templates, and the order-keeping JSON they and the data pipeline share.
         .target(name: "Tokenization", swiftSettings: optimized),
         // L2: domain data files to examples (then tokens, masks, packing).
-        .target(name: "TrainingData", exclude: ["README.md"], dependencies: ["Tokenization", "Tensors", "FileSupport"], swiftSettings: optimized),
+        .target(name: "TrainingData", dependencies: ["Tokenization", "Tensors", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: optimizers, schedules, clipping (the trainer joins when models land).
-        .target(name: "Training", exclude: ["README.md"], dependencies: ["Tensors"], swiftSettings: optimized),
+        .target(name: "Training", dependencies: ["Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
-        .target(name: "FineTuning", exclude: ["README.md"], dependencies: ["Training", "TrainingData", "Tensors", "Yams"], swiftSettings: optimized),
+        .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], exclude: ["README.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
-        .target(name: "Benchmarking", exclude: ["README.md"], dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
+        .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], exclude: ["README.md"], swiftSettings: optimized),
         // L6: the command-line tool.
         .executableTarget(
             name: "WhittleCLI",
