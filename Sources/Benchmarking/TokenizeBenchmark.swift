@@ -2,7 +2,7 @@ import Foundation
 import Tokenization
 
 /// Single-thread encode throughput, measured the way /work/shared/bench/tokenizers_anchor.py measures HF
-/// `tokenizers`: the file is split into lines like Python's `str.splitlines(keepends=True)`, each line is one
+/// `tokenizers`: the file is read with universal newlines and split like Python's `str.splitlines(keepends=True)`, each line is one
 /// `encode` call without special tokens, one warm-up pass, then the best of `passes` timed passes.
 public enum TokenizeBenchmark {
     public struct Report: Codable, Sendable {
@@ -24,7 +24,10 @@ public enum TokenizeBenchmark {
         guard let data = FileManager.default.contents(atPath: textFile) else {
             throw TokenizerError.unreadable(file: textFile, reason: "no such file or not readable")
         }
-        let lines = splitLines(String(decoding: data, as: UTF8.self))
+        // Python's text mode (universal newlines) turns \r\n and \r into \n before the anchor splits lines.
+        let text = String(decoding: data, as: UTF8.self)
+            .replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        let lines = splitLines(text)
         let bytes = lines.reduce(0) { $0 + $1.utf8.count }
         var tokens = 0
         for line in lines { tokens += tokenizer.encode32(line, addSpecialTokens: false).count }

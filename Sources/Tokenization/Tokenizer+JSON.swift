@@ -64,15 +64,31 @@ extension Pipeline {
             }
         }
         rawMatcher = AddedTokenMatcher(added.filter { !$0.normalized })
-        normalizedMatcher = AddedTokenMatcher(added.filter { $0.normalized })
-        var byID: [Int: AddedToken] = [:]
-        var byContent: [String: AddedToken] = [:]
-        for a in added { byID[a.id] = a; byContent[a.content] = a }
-        addedByID = byID
-        addedByContent = byContent
 
         model = try Self.model(try root.object("model"))
-        normalizer = try root.optionalObject("normalizer").map(Self.normalizer)
+        let normalizer = try root.optionalObject("normalizer").map(Self.normalizer)
+        self.normalizer = normalizer
+        // Tokens with normalized: true are searched in normalized text, so their content is normalized too
+        // (added_vocabulary.rs builds that trie from normalized contents).
+        // HF also reports (and decodes) such a token by its normalized content.
+        var byID: [Int: AddedToken] = [:]
+        var byContent: [String: AddedToken] = [:]
+        var normalizedTokens: [AddedToken] = []
+        for token in added {
+            var t = token
+            if t.normalized, let normalizer {
+                t.content = normalizer.apply(Array(scalarsOf: t.content)).string
+                normalizedTokens.append(t)
+            } else if t.normalized {
+                normalizedTokens.append(t)
+            }
+            byID[t.id] = t
+            byContent[token.content] = t
+            byContent[t.content] = t
+        }
+        addedByID = byID
+        addedByContent = byContent
+        normalizedMatcher = AddedTokenMatcher(normalizedTokens)
         preTokenizer = try root.optionalObject("pre_tokenizer").map(Self.preTokenizer)
         decoder = try root.optionalObject("decoder").map(Self.decoder)
         post = try root.optionalObject("post_processor").map(Self.postProcessor) ?? PostProcessor.none

@@ -174,9 +174,19 @@ def cases_for(tok, texts, pair_every=0):
     return cases
 
 
+def pairs_for(tok, texts):
+    """Pair encodings (the post-processor's `pair` template) for a few text pairs."""
+    chosen = [t for t in texts if t][:12]
+    pairs = []
+    for a, b in zip(chosen[0::2], chosen[1::2]):
+        pairs.append({"a": a, "b": b, "ids": tok.encode(a, b, add_special_tokens=False).ids,
+                      "ids_with_special": tok.encode(a, b, add_special_tokens=True).ids})
+    return pairs
+
+
 def write_case_file(name, tokenizer_file, tok, texts, extra=None):
     doc = {"tokenizer": tokenizer_file, "tokenizers_version": __import__("tokenizers").__version__,
-           "cases": cases_for(tok, texts)}
+           "cases": cases_for(tok, texts), "pairs": pairs_for(tok, texts)}
     if extra:
         doc.update(extra)
     write_json(f"{TOK_OUT}/{name}.json", doc)
@@ -259,6 +269,9 @@ def train_bpe(name, corpus, vocab_size, special, configure, post=None, json_fix=
 
 
 SPECIAL_TEXTS = [
+    "<THINK> hi <Think>",
+    "x<think>y",
+    "cafe\u0301 au lait, café",
     "<|begin_of_text|>Hello<|end_of_text|>",
     "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>",
     "before <tool> after",
@@ -269,7 +282,7 @@ SPECIAL_TEXTS = [
 
 @fixture("tokenizers/trained")
 def trained():
-    """Byte-level BPEs (Llama-3 regex, Qwen2 regex + NFC, Digits + GPT-2 regex) and a Metaspace BPE, trained here."""
+    """Byte-level BPEs (Llama-3 regex; Qwen2 regex + NFC; NFKC + Lowercase + Digits + GPT-2 regex) and a Metaspace BPE, trained here."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     corpus, held = build_corpus(seed=20261125, limit_bytes=2_000_000)
@@ -308,19 +321,28 @@ def trained():
                     post=lambda t: add_chat_tokens(t, "<|begin_of_text|>"))
     write_case_file("bytelevel_llama3_cases", "bytelevel_llama3.tokenizer.json", tok, texts)
 
+    def qwen2_post(tok):
+        add_chat_tokens(tok, None)
+        # A normalized added token: matched after NFC, so "cafe\u0301" finds it too.
+        tok.add_tokens([AddedToken("café", normalized=True, special=False)])
     tok = train_bpe("bytelevel_qwen2", corpus, 3000, ["<|endoftext|>"], bytelevel(qwen2_re, normalizers.NFC()),
-                    post=lambda t: add_chat_tokens(t, None))
+                    post=qwen2_post)
     write_case_file("bytelevel_qwen2_cases", "bytelevel_qwen2.tokenizer.json", tok, texts)
 
     def smollm():
         tok = Tokenizer(models.BPE())
+        tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
         tok.pre_tokenizer = pre_tokenizers.Sequence([
             pre_tokenizers.Digits(individual_digits=True),
             pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)])
         tok.decoder = decoders.ByteLevel()
         return tok
+    def digits_post(tok):
+        tok.post_processor = processors.ByteLevel(trim_offsets=True)
+        # Normalized added token: its content is lowercased like the text, so "<THINK>" matches.
+        tok.add_tokens([AddedToken("<Think>", normalized=True, special=False)])
     tok = train_bpe("bytelevel_digits", corpus, 2500, ["<|endoftext|>"], smollm,
-                    post=lambda t: setattr(t, "post_processor", processors.ByteLevel(trim_offsets=True)))
+                    post=digits_post)
     write_case_file("bytelevel_digits_cases", "bytelevel_digits.tokenizer.json", tok, texts)
 
     def metaspace():

@@ -60,8 +60,15 @@ struct CaseFile: Decodable {
         let decoded: String
         let decoded_skip_special: String
     }
+    struct Pair: Decodable {
+        let a: String
+        let b: String
+        let ids: [Int]
+        let ids_with_special: [Int]
+    }
     let tokenizer: String
     let cases: [Case]
+    let pairs: [Pair]
 
     static func load(_ name: String) throws -> CaseFile {
         try JSONDecoder().decode(CaseFile.self, from: try readRequired(Paths.fixture(name)))
@@ -87,5 +94,11 @@ func replay(_ caseFile: String, tokenizer override: Tokenizer? = nil) throws {
         let skipped = tok.decode(c.ids_with_special, skipSpecialTokens: true)
         #expect(skipped == c.decoded_skip_special, "decode(skip_special_tokens) of \(c.ids_with_special) for input \(String(reflecting: c.text))")
         if failures > 20 { Issue.record("stopping \(caseFile) after 20 failures"); return }
+    }
+    #expect(!file.pairs.isEmpty)
+    for p in file.pairs {
+        let label = "pair with \(String(reflecting: p.b)):"
+        expectIDs(tok.encode(p.a, pair: p.b, addSpecialTokens: false), p.ids, input: p.a, label: label)
+        expectIDs(tok.encode(p.a, pair: p.b, addSpecialTokens: true), p.ids_with_special, input: p.a, label: label)
     }
 }
