@@ -65,6 +65,14 @@ EDGE_CASES = [
     "\u2581already has metaspace \u2581\u2581",
     "Once upon a time, there was a little girl named Lily. She loved to play outside.",
     "The cat sat on the mat.\nThe dog ran in the park.",
+    "'S 'T 'Re 'vE 'LL 'D 'M 'ſ 'x ' s",
+    "digits: \u0661\u0662\u0663\u0664 \u0665 \u216b \u00bd \u00b2 \u3007 \uff11\uff12 12345",
+    "breaks:\u000b\u000c\u0085\u2028\u2029\u00a0 end",
+    "tabs\t\t\tand\r\rreturns\r\n\r\n  \n\t x",
+    "   \n\n   ",
+    "a  b   c    d\n",
+    "\U0001d400\U0001d41a math letters and \U0001f600\U0001f3fb skin tone",
+    "under_score snake_case __dunder__",
 ]
 
 STORIES = [
@@ -277,6 +285,13 @@ SPECIAL_TEXTS = [
     "before <tool> after",
     "before<tool>after",
     "word <tool>",
+    "x<tool>",
+    "_<tool> <tool>_ \u00e9<tool> <tool>",
+    "<tool>",
+    "  <tool>  ",
+    "\t<tool>\n<tool>",
+    "<|im_start|><|im_end|><|im_start|>",
+    "<|im_start|",
 ]
 
 

@@ -52,3 +52,36 @@ import Testing
         #expect(compared > 50)
     }
 }
+
+/// Special-token names come from the files beside tokenizer.json (or the GGUF/llama2.c conventions) and resolve to ids.
+@Suite struct SpecialTokenTests {
+    @Test func gpt2ConfigBesideTokenizerJSON() throws {
+        let tok = try Tokenizer.load(path: try requireExists(Paths.asset("tokenizers/gpt2")))
+        let config = try JSONSerialization.jsonObject(with: try readRequired(Paths.asset("tokenizers/gpt2/tokenizer_config.json"))) as? [String: Any]
+        let bos = try #require(config?["bos_token"] as? String)
+        #expect(tok.specialTokens.bos == bos)
+        #expect(tok.specialTokens.bosID != nil && tok.specialTokens.bosID == tok.id(forToken: bos))
+        #expect(tok.specialTokens.eosID == tok.id(forToken: bos))
+        // The special token is matched in text and dropped by skip_special_tokens.
+        let ids = tok.encode("a\(bos)b")
+        #expect(ids.contains(try #require(tok.specialTokens.bosID)))
+        #expect(tok.decode(ids, skipSpecialTokens: true) == "ab")
+    }
+
+    @Test func ggufCarriesSpecialIDsAndTemplate() throws {
+        let tok = try Tokenizer.load(path: try requireExists(Paths.asset("tokenizers/gguf-vocab/ggml-vocab-phi-3.gguf")))
+        let bos = try #require(tok.specialTokens.bosID)
+        #expect(tok.specialTokens.bos == tok.token(forID: bos))
+        #expect(tok.encode("Hello", addSpecialTokens: true).first == bos)
+        #expect(tok.encode("Hello", addSpecialTokens: false).first != bos)
+        #expect(tok.specialTokens.chatTemplate?.isEmpty == false)
+        #expect(tok.decode(tok.encode("Hello world", addSpecialTokens: true), skipSpecialTokens: true) == "Hello world")
+    }
+
+    @Test func llama2cBOS() throws {
+        let tok = try Tokenizer.load(path: try requireExists(Paths.asset("models/stories260K/tok512.bin")))
+        let ids = tok.encode("Once upon a time")
+        #expect(ids.first == tok.specialTokens.bosID)
+        #expect(tok.decode(ids, skipSpecialTokens: true) == "Once upon a time")
+    }
+}
