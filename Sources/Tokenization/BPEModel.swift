@@ -27,6 +27,10 @@ final class BPEModel: Sendable {
         self.vocab = vocab
         var maxID: Int32 = -1
         for (_, id) in vocab where id > maxID { maxID = id }
+        // Ids index a dense table; a stray huge id would allocate gigabytes instead of failing clearly.
+        guard Int(maxID) < vocab.count + 1_000_000 else {
+            throw TokenizerError.invalidValue(file: file, key: "model.vocab", reason: "id \(maxID) is far beyond the \(vocab.count) entries")
+        }
         var names = [String](repeating: "", count: Int(maxID + 1))
         for (token, id) in vocab where id >= 0 { names[Int(id)] = token }
         idToToken = names

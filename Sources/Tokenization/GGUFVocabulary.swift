@@ -124,7 +124,8 @@ extension Tokenizer {
             return s
         }
         let types = (meta.values["tokenizer.ggml.token_type"]?.asArray ?? []).map { $0.asInt ?? 1 }
-        func id(_ key: String) -> Int? { meta.values[key]?.asInt }
+        /// A special-token id, ignored unless it names a token of this vocabulary.
+        func id(_ key: String) -> Int? { meta.values[key]?.asInt.flatMap { $0 >= 0 && $0 < tokens.count ? $0 : nil } }
         var special = SpecialTokens()
         special.bosID = id("tokenizer.ggml.bos_token_id")
         special.eosID = id("tokenizer.ggml.eos_token_id")

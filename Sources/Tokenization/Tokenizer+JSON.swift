@@ -56,8 +56,10 @@ extension Pipeline {
         var added: [AddedToken] = []
         if root.has("added_tokens") {
             for o in try root.objects("added_tokens") {
+                let id = try o.int("id")
+                guard id >= 0 && id <= Int(Int32.max) else { throw o.wrong("id", "an id between 0 and \(Int32.max)") }
                 added.append(AddedToken(
-                    id: try o.int("id"), content: try o.string("content"),
+                    id: id, content: try o.string("content"),
                     singleWord: try o.bool("single_word", default: false), lstrip: try o.bool("lstrip", default: false),
                     rstrip: try o.bool("rstrip", default: false), normalized: try o.bool("normalized", default: true),
                     special: try o.bool("special", default: false)))
