@@ -29,7 +29,7 @@ let package = Package(
         // L1: tensors and kernels.
         .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: optimized),
         // L1: text ⇄ token ids (tokenizer.json, llama2.c tokenizer.bin, GGUF vocabularies); Foundation only.
-        .target(name: "Tokenization", swiftSettings: optimized),
+        .target(name: "Tokenization", exclude: ["README.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport", "Tokenization"], swiftSettings: optimized),
         // L6: the command-line tool.
