@@ -17,6 +17,9 @@ final class BPEModel: Sendable {
     let ignoreMerges: Bool
     /// Single-character token ids for scalars below 0x800 (fast path), -1 when absent.
     let charIDs: [Int32]
+    /// Single-character token ids for the other scalars, keyed by scalar value: a `String` key would use Swift's
+    /// canonical equivalence and find "K" for the Kelvin sign or 豈 for U+F900, where HF sees an unknown character.
+    let wideCharIDs: [UInt32: Int32]
     /// `<0xHH>` token ids, when byte_fallback is on.
     let byteIDs: [Int32]
     private let cache = Mutex<[[UInt32]: [Int32]]>([:])
@@ -61,11 +64,14 @@ final class BPEModel: Sendable {
         self.byteFallback = byteFallback
         self.ignoreMerges = ignoreMerges
         var chars = [Int32](repeating: -1, count: 0x800)
+        var wide: [UInt32: Int32] = [:]
         for (token, id) in vocab {
             let us = token.unicodeScalars
-            if us.count == 1, let u = us.first, u.value < 0x800 { chars[Int(u.value)] = id }
+            guard us.count == 1, let u = us.first else { continue }
+            if u.value < 0x800 { chars[Int(u.value)] = id } else { wide[u.value] = id }
         }
         charIDs = chars
+        wideCharIDs = wide
         var bytes = [Int32](repeating: -1, count: 256)
         if byteFallback {
             for b in 0..<256 { bytes[b] = vocab[Self.byteToken(UInt8(b))] ?? -1 }
@@ -84,8 +90,7 @@ final class BPEModel: Sendable {
             let id = charIDs[Int(v)]
             return id >= 0 ? id : nil
         }
-        guard let u = Unicode.Scalar(v) else { return nil }
-        return vocab[String(Character(u))]
+        return wideCharIDs[v]
     }
 
     /// Appends the ids of one pre-tokenized word.
@@ -132,6 +137,13 @@ final class BPEModel: Sendable {
                 lastWasUnk = true
             }
         }
+        return Self.merge(symbols, merges)
+    }
+
+    /// Applies the merges of `table` ((left << 32 | right) → (rank << 32 | merged)) to `symbols`, lowest rank
+    /// first and leftmost among equal ranks, until no adjacent pair has a merge.
+    static func merge(_ input: [Int32], _ table: [UInt64: UInt64]) -> [Int32] {
+        var symbols = input
         let n = symbols.count
         if n < 2 { return symbols }
         var next = [Int32](repeating: 0, count: n)
@@ -142,7 +154,7 @@ final class BPEModel: Sendable {
         var heap = MinHeap()
         heap.reserve(n)
         @inline(__always) func rankOf(_ a: Int32, _ b: Int32) -> UInt64? {
-            merges[UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))]
+            table[UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))]
         }
         for i in 0..<(n - 1) {
             if let m = rankOf(symbols[i], symbols[i + 1]) { heap.push((m >> 32) << 32 | UInt64(i)) }

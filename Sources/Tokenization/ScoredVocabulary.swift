@@ -4,6 +4,8 @@ import Foundation
 ///
 /// Start from one symbol per character (a character missing from the vocabulary becomes its UTF-8 byte pieces),
 /// then repeatedly merge the adjacent pair whose concatenation is a piece with the highest score, leftmost on ties.
+/// run.c rescans every pair after each merge (quadratic); here the concatenations are tabulated once as ranked
+/// pairs so the same heap-driven merge as `BPEModel` applies, giving identical ids in O(n log n).
 struct ScoredVocabulary: Sendable {
     let pieces: [String]
     let scores: [Float]
@@ -13,21 +15,50 @@ struct ScoredVocabulary: Sendable {
     let eos: Int32?
     /// The string that stands for a space inside pieces: " " (tokenizer.bin) or "▁" (SentencePiece / GGUF).
     let space: String
+    let spaceScalar: UInt32
     /// Prepend one space to non-empty text (llama2.c's dummy prefix, GGUF `add_space_prefix`).
     let addSpacePrefix: Bool
     /// Ids that decode to nothing with `skipSpecialTokens` (BOS, EOS, control tokens).
     let specialIDs: Set<Int32>
+    /// Single-scalar pieces by scalar value (exact, unlike a `String` key under canonical equivalence).
+    let charIDs: [UInt32: Int32]
+    /// (left << 32 | right) → (score rank << 32 | merged id) for every piece that is the concatenation of two
+    /// pieces. Rank 0 is the highest score; equal scores share a rank so the leftmost pair wins, as in run.c.
+    let pairs: [UInt64: UInt64]
 
     init(pieces: [String], scores: [Float], bos: Int32?, eos: Int32?, space: String, addSpacePrefix: Bool, specialIDs: Set<Int32>) {
         self.pieces = pieces
         self.scores = scores
         var lookup: [String: Int32] = [:]
-        for (i, p) in pieces.enumerated() where lookup[p] == nil { lookup[p] = Int32(i) }
+        var exact: [[UInt32]: Int32] = [:]
+        var chars: [UInt32: Int32] = [:]
+        let scalars = pieces.map { Array(scalarsOf: $0) }
+        for (i, s) in scalars.enumerated() {
+            if exact[s] == nil { exact[s] = Int32(i) }
+            if s.count == 1, chars[s[0]] == nil { chars[s[0]] = Int32(i) }
+            if lookup[pieces[i]] == nil { lookup[pieces[i]] = Int32(i) }
+        }
         self.lookup = lookup
-        byteIDs = (0..<256).map { lookup[BPEModel.byteToken(UInt8($0))] ?? -1 }
+        charIDs = chars
+        let distinct = Array(Set(scores)).sorted(by: >)
+        var rankOfScore: [Float: Int] = [:]
+        for (r, v) in distinct.enumerated() { rankOfScore[v] = r }
+        var pairs: [UInt64: UInt64] = [:]
+        for (m, s) in scalars.enumerated() where s.count >= 2 {
+            guard exact[s] == Int32(m) else { continue }
+            let rank = UInt64(rankOfScore[scores[m]] ?? distinct.count)
+            for k in 1..<s.count {
+                guard let a = exact[Array(s[0..<k])], let b = exact[Array(s[k...])] else { continue }
+                let key = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
+                if pairs[key] == nil { pairs[key] = rank << 32 | UInt64(m) }
+            }
+        }
+        self.pairs = pairs
+        byteIDs = (0..<256).map { exact[Array(scalarsOf: BPEModel.byteToken(UInt8($0)))] ?? -1 }
         self.bos = bos
         self.eos = eos
         self.space = space
+        spaceScalar = space.unicodeScalars.first?.value ?? 0x20
         self.addSpacePrefix = addSpacePrefix
         self.specialIDs = specialIDs
     }
@@ -36,42 +67,18 @@ struct ScoredVocabulary: Sendable {
         var out: [Int32] = []
         if addBOS, let bos { out.append(bos) }
         guard !text.isEmpty else { return out }
-        var symbols: [String] = []
-        var ids: [Int32] = []
-        let body = space == " " ? text : text.replacingOccurrences(of: " ", with: space)
-        var chars: [String] = addSpacePrefix ? [space] : []
-        for u in body.unicodeScalars { chars.append(String(Character(u))) }
-        for c in chars {
-            if let id = lookup[c] {
-                symbols.append(c)
-                ids.append(id)
-            } else {
-                for b in c.utf8 {
-                    let id = byteIDs[Int(b)]
-                    guard id >= 0 else { continue }
-                    symbols.append(pieces[Int(id)])
-                    ids.append(id)
-                }
-            }
+        var symbols: [Int32] = []
+        var utf8: [UInt8] = []
+        func add(_ v: UInt32) {
+            if let id = charIDs[v] { symbols.append(id); return }
+            guard let u = Unicode.Scalar(v) else { return }
+            utf8.removeAll(keepingCapacity: true)
+            utf8.append(contentsOf: String(Character(u)).utf8)
+            for b in utf8 where byteIDs[Int(b)] >= 0 { symbols.append(byteIDs[Int(b)]) }
         }
-        while symbols.count > 1 {
-            var bestScore = -Float.infinity
-            var bestIndex = -1
-            var bestID: Int32 = -1
-            for i in 0..<(symbols.count - 1) {
-                if let id = lookup[symbols[i] + symbols[i + 1]], scores[Int(id)] > bestScore {
-                    bestScore = scores[Int(id)]
-                    bestIndex = i
-                    bestID = id
-                }
-            }
-            if bestIndex < 0 { break }
-            symbols[bestIndex] += symbols[bestIndex + 1]
-            ids[bestIndex] = bestID
-            symbols.remove(at: bestIndex + 1)
-            ids.remove(at: bestIndex + 1)
-        }
-        out.append(contentsOf: ids)
+        if addSpacePrefix { add(spaceScalar) }
+        for u in text.unicodeScalars { add(u.value == 0x20 ? spaceScalar : u.value) }
+        out.append(contentsOf: BPEModel.merge(symbols, pairs))
         return out
     }
 
