@@ -74,6 +74,38 @@ import Testing
         #expect(m.contains("model.dropout"), "\(m)")
     }
 
+    /// Each unsupported component is refused with its key path and type name.
+    @Test(arguments: [
+        ("model", "Unigram", "model.type"),
+        ("decoder", "WordPiece", "decoder.type"),
+        ("post_processor", "RobertaProcessing", "post_processor.type"),
+    ])
+    func unsupportedComponent(_ key: String, _ type: String, _ keyPath: String) throws {
+        var o = try Self.smallJSON()
+        if key == "model" {
+            var model = o["model"] as? [String: Any] ?? [:]
+            model["type"] = type
+            o["model"] = model
+        } else {
+            o[key] = ["type": type]
+        }
+        let m = try #require(Self.message { try Tokenizer.load(path: try Self.write(o)) })
+        #expect(m.contains(keyPath) && m.contains(type), "\(m)")
+    }
+
+    @Test func wrongTypesNameTheKey() throws {
+        var o = try Self.smallJSON()
+        var model = o["model"] as? [String: Any] ?? [:]
+        model["merges"] = [["a"]]
+        o["model"] = model
+        let m = try #require(Self.message { try Tokenizer.load(path: try Self.write(o)) })
+        #expect(m.contains("model.merges[0]"), "\(m)")
+        o = try Self.smallJSON()
+        o["added_tokens"] = [["id": 5]]
+        let m2 = try #require(Self.message { try Tokenizer.load(path: try Self.write(o)) })
+        #expect(m2.contains("added_tokens[0].content"), "\(m2)")
+    }
+
     @Test func truncatedGGUF() throws {
         let data = try readRequired(Paths.asset("tokenizers/gguf-vocab/ggml-vocab-phi-3.gguf"))
         for cut in [3, 10, 30, 1000, data.count / 2, data.count - 1] {
