@@ -33,7 +33,9 @@ indirect enum Decoder: Sendable {
                 return String(out)
             }
         case let .replace(pattern, content):
-            return tokens.map { $0.replacingOccurrences(of: pattern, with: content, options: .literal) }
+            // On scalars, not Foundation: "▁" followed by a combining mark is one Character but still two scalars.
+            let replace = Normalizer.replace(pattern: Array(scalarsOf: pattern), content: Array(scalarsOf: content))
+            return tokens.map { replace.apply(Array(scalarsOf: $0)).string }
         case .byteFallback:
             var out: [String] = []
             var pending: [UInt8] = []

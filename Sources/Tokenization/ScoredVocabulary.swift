@@ -97,8 +97,9 @@ struct ScoredVocabulary: Sendable {
                 first = false
                 continue
             }
-            if space != " " { piece = piece.replacingOccurrences(of: space, with: " ") }
-            if first && addSpacePrefix && piece.hasPrefix(" ") { piece.removeFirst() }
+            if spaceScalar != 0x20 { piece = Array(scalarsOf: piece).map { $0 == spaceScalar ? 0x20 : $0 }.string }
+            // Scalar-wise: a space followed by a combining mark is one Character, and only the space goes.
+            if first && addSpacePrefix && piece.unicodeScalars.first == " " { piece.unicodeScalars.removeFirst() }
             first = false
             bytes.append(contentsOf: Array(piece.utf8))
         }

@@ -73,6 +73,7 @@ EDGE_CASES = [
     "a  b   c    d\n",
     "\U0001d400\U0001d41a math letters and \U0001f600\U0001f3fb skin tone",
     "under_score snake_case __dunder__",
+    " \u0301x \u2581\u0301 a\u0301\u0301 combining marks after spaces",
     "canonical singletons: \u212a \u2126 \u212b \uf900 vs K \u03a9 \u00c5 \u8c48",
 ]
 
