@@ -385,3 +385,51 @@ def trained():
     tok = train_bpe("metaspace", corpus, 3000, ["<unk>", "<s>", "</s>"] + byte_tokens, metaspace, post=metaspace_post,
                     json_fix=drop_byte_added_tokens)
     write_case_file("metaspace_cases", "metaspace.tokenizer.json", tok, texts + ["<s> in text", "x <unk> y"])
+
+
+@fixture("tokenizers/variants")
+def variants():
+    """Split behaviours/invert, Metaspace schemes, Digits and normalizers, each swapped into a trained tokenizer."""
+    from tokenizers import Tokenizer
+
+    gpt2_re = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+    llama3_re = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+    overrides = []
+    for pattern in [{"String": " "}, {"String": "in"}, {"Regex": gpt2_re}, {"Regex": llama3_re}]:
+        for behavior in ["Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"]:
+            for invert in [False, True]:
+                split = {"type": "Split", "pattern": pattern, "behavior": behavior, "invert": invert}
+                overrides.append(("bytelevel_digits.tokenizer.json",
+                                  {"normalizer": None, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [split, byte_level]}}))
+    overrides.append(("bytelevel_digits.tokenizer.json", {"normalizer": None, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": False}, byte_level]}}))
+    for scheme in ["first", "always", "never"]:
+        for split in [False, True]:
+            meta = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": scheme, "split": split}
+            overrides.append(("metaspace.tokenizer.json", {"pre_tokenizer": meta, "decoder": meta}))
+    normalizers_to_try = [
+        {"type": "Strip", "strip_left": True, "strip_right": False},
+        {"type": "Strip", "strip_left": False, "strip_right": True},
+        {"type": "NFD"}, {"type": "NFKD"}, {"type": "NFKC"}, {"type": "Lowercase"},
+        {"type": "Sequence", "normalizers": [{"type": "Replace", "pattern": {"String": "  "}, "content": "\t"},
+                                             {"type": "Prepend", "prepend": ">>"}]},
+    ]
+    for n in normalizers_to_try:
+        overrides.append(("metaspace.tokenizer.json", {"normalizer": n}))
+
+    rng = random.Random(77)
+    texts = [t for t in EDGE_CASES if t] + SPECIAL_TEXTS + [t[:200] for t in rng.sample(dataset_texts(), 8)]
+    out = []
+    for base, override in overrides:
+        doc = json.loads((OUT / TOK_OUT / base).read_text(encoding="utf-8"))
+        doc.update(override)
+        tok = Tokenizer.from_str(json.dumps(doc))
+        ids = [tok.encode(t, add_special_tokens=False).ids for t in texts]
+        variant = {"base": base, "override": override, "ids": ids}
+        if "decoder" in override:
+            variant["decoded"] = [tok.decode(i) for i in ids]
+        out.append(variant)
+    write_json(f"{TOK_OUT}/variants.json", {"tokenizers_version": __import__("tokenizers").__version__,
+                                            "texts": texts, "variants": out})
