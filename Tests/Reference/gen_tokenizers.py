@@ -77,6 +77,20 @@ EDGE_CASES = [
     "canonical singletons: \u212a \u2126 \u212b \uf900 vs K \u03a9 \u00c5 \u8c48",
 ]
 
+def fuzz_texts(seed=4242, n=150):
+    """Random strings over characters chosen to stress the split scanners: every letter/number subcategory,
+    combining and enclosing marks, odd spaces and format characters, astral letters/digits, emoji with ZWJ,
+    controls, apostrophes and CR/LF mixes."""
+    pool = (list("aZ09 '\t\n\r.,!?-_") + ["'s", "'LL", "\r\n", "  ", "\u00a0"] +
+            [chr(c) for c in (0x00C0, 0x00DF, 0x01C5, 0x02B0, 0x0300, 0x0301, 0x0345, 0x093E, 0x0903, 0x20DD,
+                              0x2000, 0x2009, 0x200B, 0x200D, 0x2028, 0x3000, 0xFEFF, 0xE000, 0x10400, 0x1D7CE,
+                              0x2160, 0x00B2, 0x00BD, 0x203F, 0x02C2, 0x00A9, 0x0007, 0x007F, 0x0085, 0x1F600,
+                              0x1F469, 0x1F3FD, 0x0663, 0x0E01, 0x0E31, 0x4E00, 0x3042, 0xAC00, 0x05D0, 0x0627,
+                              0x017F, 0x212A, 0xFB01, 0xFF21, 0xFF11)])
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pool) for _ in range(rng.randrange(1, 30))) for _ in range(n)]
+
+
 STORIES = [
     "Once upon a time, there was a little girl named Lily.",
     "She liked to play with her ball in the park. One day, she saw a big dog.",
@@ -216,7 +230,7 @@ def gpt2_cases():
     """GPT-2 tokenizer.json from ../shared: ids for edge cases and story lines, with decodes."""
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(str(ASSETS / "tokenizers/gpt2/tokenizer.json"))
-    texts = EDGE_CASES + STORIES + ["<|endoftext|>", "text<|endoftext|>more", " <|endoftext|> spaced "]
+    texts = EDGE_CASES + STORIES + ["<|endoftext|>", "text<|endoftext|>more", " <|endoftext|> spaced "] + fuzz_texts()
     write_case_file("gpt2_cases", "../shared/assets/tokenizers/gpt2/tokenizer.json", tok, texts)
 
 
@@ -303,7 +317,7 @@ def trained():
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     corpus, held = build_corpus(seed=20261125, limit_bytes=2_000_000)
-    texts = held + EDGE_CASES + SPECIAL_TEXTS
+    texts = held + EDGE_CASES + SPECIAL_TEXTS + fuzz_texts()
 
     llama3_re = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
