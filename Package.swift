@@ -31,8 +31,9 @@ let package = Package(
         .target(name: "FileSupport", exclude: ["README.md"], swiftSettings: optimized),
         // L1: tensors and kernels.
         .target(name: "Tensors", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: optimized),
-        // L1: tokenizers, chat templates, and the order-keeping JSON they and the data pipeline share.
-        .target(name: "Tokenization", swiftSettings: optimized),
+        // L1: text ⇄ token ids (tokenizer.json, llama2.c tokenizer.bin, GGUF vocabularies), chat templates, and the
+        // order-keeping JSON they and the data pipeline share; Foundation only.
+        .target(name: "Tokenization", exclude: ["README.md"], swiftSettings: optimized),
         // L2: domain data files to examples (then tokens, masks, packing).
         .target(name: "TrainingData", dependencies: ["Tokenization", "Tensors", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: optimizers, schedules, clipping (the trainer joins when models land).
@@ -40,12 +41,12 @@ let package = Package(
         // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
         .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], exclude: ["README.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
-        .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], exclude: ["README.md"], swiftSettings: optimized),
+        .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport", "Tokenization"], exclude: ["README.md"], swiftSettings: optimized),
         // L6: the command-line tool.
         .executableTarget(
             name: "WhittleCLI",
             dependencies: [
-                "Tensors", "Benchmarking",
+                "Tensors", "Benchmarking", "Tokenization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized
@@ -56,5 +57,6 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensors", "TestSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
     ]
 )
