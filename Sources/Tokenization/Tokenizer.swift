@@ -102,6 +102,15 @@ public final class Tokenizer: Sendable {
         }
     }
 
+    /// Whether `id` is a special token (an added token marked special, or a control token of a llama2.c / GGUF
+    /// vocabulary): BOS, EOS, end-of-turn markers. Training data checks that an end-of-turn token is trained.
+    public func isSpecial(_ id: Int) -> Bool {
+        switch engine {
+        case .pipeline(let p): return p.addedByID[id]?.special ?? false
+        case .scored(let v): return v.specialIDs.contains(Int32(id))
+        }
+    }
+
     /// Number of ids (vocabulary plus added tokens beyond it).
     public var vocabularySize: Int {
         switch engine {
