@@ -28,17 +28,20 @@ let package = Package(
         .target(name: "CBenchSupport", dependencies: ["COpenBLAS"]),
         // L1: tensors and kernels.
         .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        // L1: text ⇄ ids and chat templates (a leaf: no tensors).
+        .target(name: "Tokenization", swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
         // L6: the command-line tool.
         .executableTarget(
             name: "WhittleCLI",
             dependencies: [
-                "Tensors", "Benchmarking",
+                "Tensors", "Benchmarking", "Tokenization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized
         ),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "ChatTemplateTests", dependencies: ["Tokenization"]),
     ]
 )

@@ -1,0 +1,243 @@
+// Python operator semantics for template expressions: numeric promotion (bool < int < float), string and list
+// concatenation, true division, floor division and modulo with Python's signs, chained comparisons, `in`.
+
+import Foundation
+
+/// A number as Python sees it: bools are ints.
+enum PyNumber {
+    case int(Int)
+    case double(Double)
+
+    init?(_ v: JinjaValue) {
+        switch v {
+        case .bool(let b): self = .int(b ? 1 : 0)
+        case .int(let i): self = .int(i)
+        case .double(let d): self = .double(d)
+        default: return nil
+        }
+    }
+
+    var double: Double {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        }
+    }
+}
+
+/// Python's `str.isspace` per character (Swift's White_Space plus the ASCII separators \x1c-\x1f).
+func pyIsSpace(_ s: Unicode.Scalar) -> Bool {
+    s.properties.isWhitespace || (0x1C...0x1F).contains(s.value)
+}
+
+/// Python `==`.
+func pyEquals(_ a: JinjaValue, _ b: JinjaValue) -> Bool {
+    if let x = PyNumber(a), let y = PyNumber(b) {
+        if case .int(let i) = x, case .int(let j) = y { return i == j }
+        return x.double == y.double
+    }
+    switch (a, b) {
+    case (.undefined, .undefined), (.none, .none): return true
+    case (.string(let x), .string(let y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
+    case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)):
+        return x.count == y.count && zip(x, y).allSatisfy { pyEquals($0, $1) }
+    case (.dict(let x), .dict(let y)):
+        return x.count == y.count && x.pairs.allSatisfy { k, v in y[k].map { pyEquals(v, $0) } ?? false }
+    case (.namespace(let x), .namespace(let y)): return x === y
+    case (.callable(let x), .callable(let y)): return x === y
+    default: return false
+    }
+}
+
+/// Python `<` (raising TypeError for unorderable operands, as Python does).
+func pyLess(_ a: JinjaValue, _ b: JinjaValue) throws -> Bool {
+    if let x = PyNumber(a), let y = PyNumber(b) {
+        if case .int(let i) = x, case .int(let j) = y { return i < j }
+        return x.double < y.double
+    }
+    switch (a, b) {
+    case (.string(let x), .string(let y)):
+        return x.unicodeScalars.lexicographicallyPrecedes(y.unicodeScalars)
+    case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)):
+        for (p, q) in zip(x, y) where !pyEquals(p, q) { return try pyLess(p, q) }
+        return x.count < y.count
+    case (.undefined(let why), _), (_, .undefined(let why)):
+        throw TemplateRuntimeError(why)
+    default:
+        throw TemplateRuntimeError("'<' not supported between instances of '\(a.typeName)' and '\(b.typeName)'")
+    }
+}
+
+extension JinjaInterpreter {
+    func compare(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> Bool {
+        switch op {
+        case "==": return pyEquals(a, b)
+        case "!=": return !pyEquals(a, b)
+        case "<": return try pyLess(a, b)
+        case ">": return try pyLess(b, a)
+        case "<=": return try pyLess(a, b) || pyEquals(a, b)
+        case ">=": return try pyLess(b, a) || pyEquals(a, b)
+        case "in": return try contains(b, a)
+        case "notin": return !(try contains(b, a))
+        default: throw TemplateRuntimeError("unknown comparison '\(op)'")
+        }
+    }
+
+    /// Python `needle in container`.
+    func contains(_ container: JinjaValue, _ needle: JinjaValue) throws -> Bool {
+        switch container {
+        case .string(let s):
+            guard case .string(let n) = needle else {
+                throw TemplateRuntimeError("'in <string>' requires string as left operand, not \(needle.typeName)")
+            }
+            return n.isEmpty || s.contains(n)
+        case .list(let items), .tuple(let items):
+            return items.contains { pyEquals($0, needle) }
+        case .dict(let d):
+            if case .string(let k) = needle { return d[k] != nil }
+            return false
+        case .undefined:
+            return false
+        case .namespace(let ns):
+            if case .string(let k) = needle { return ns.attributes[k] != nil }
+            return false
+        default:
+            throw TemplateRuntimeError("argument of type '\(container.typeName)' is not iterable")
+        }
+    }
+
+    func unaryOperation(_ op: String, _ v: JinjaValue) throws -> JinjaValue {
+        if case .undefined(let why) = v { throw TemplateRuntimeError(why) }
+        guard let n = PyNumber(v) else {
+            throw TemplateRuntimeError("bad operand type for unary \(op): '\(v.typeName)'")
+        }
+        switch (op, n) {
+        case ("-", .int(let i)):
+            let (r, overflow) = (0).subtractingReportingOverflow(i)
+            if overflow { throw TemplateRuntimeError("integer overflow") }
+            return .int(r)
+        case ("-", .double(let d)): return .double(-d)
+        case (_, .int(let i)): return .int(i)
+        case (_, .double(let d)): return .double(d)
+        }
+    }
+
+    func binaryOperation(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaValue {
+        if case .undefined(let why) = a { throw TemplateRuntimeError(why) }
+        if case .undefined(let why) = b { throw TemplateRuntimeError(why) }
+        if let x = PyNumber(a), let y = PyNumber(b) { return try arithmetic(op, x, y) }
+        switch (op, a, b) {
+        case ("+", .string(let x), .string(let y)): return .string(x + y)
+        case ("+", .list(let x), .list(let y)): return .list(x + y)
+        case ("+", .tuple(let x), .tuple(let y)): return .tuple(x + y)
+        case ("*", .string(let s), _), ("*", _, .string(let s)):
+            guard let n = PyNumber(a == .string(s) ? b : a), case .int(let count) = n else { break }
+            return .string(String(repeating: s, count: max(0, count)))
+        case ("*", .list(let items), _), ("*", _, .list(let items)):
+            guard let n = PyNumber(b.isList ? a : b), case .int(let count) = n else { break }
+            return .list(Array([[JinjaValue]](repeating: items, count: max(0, count)).joined()))
+        case ("%", .string(let format), _):
+            return .string(try percentFormat(format, b))
+        default: break
+        }
+        if op == "+", case .string = a {
+            throw TemplateRuntimeError("can only concatenate str (not \"\(b.typeName)\") to str")
+        }
+        if op == "+", case .list = a {
+            throw TemplateRuntimeError("can only concatenate list (not \"\(b.typeName)\") to list")
+        }
+        throw TemplateRuntimeError("unsupported operand type(s) for \(op): '\(a.typeName)' and '\(b.typeName)'")
+    }
+
+    private func arithmetic(_ op: String, _ x: PyNumber, _ y: PyNumber) throws -> JinjaValue {
+        if case .int(let i) = x, case .int(let j) = y {
+            func checked(_ r: (partialValue: Int, overflow: Bool)) throws -> JinjaValue {
+                if r.overflow { throw TemplateRuntimeError("integer overflow in '\(op)'") }
+                return .int(r.partialValue)
+            }
+            switch op {
+            case "+": return try checked(i.addingReportingOverflow(j))
+            case "-": return try checked(i.subtractingReportingOverflow(j))
+            case "*": return try checked(i.multipliedReportingOverflow(by: j))
+            case "/":
+                if j == 0 { throw TemplateRuntimeError("division by zero") }
+                return .double(Double(i) / Double(j))
+            case "//":
+                if j == 0 { throw TemplateRuntimeError("integer division or modulo by zero") }
+                var q = i / j
+                if (i % j != 0) && ((i < 0) != (j < 0)) { q -= 1 }
+                return .int(q)
+            case "%":
+                if j == 0 { throw TemplateRuntimeError("integer division or modulo by zero") }
+                var r = i % j
+                if r != 0 && ((r < 0) != (j < 0)) { r += j }
+                return .int(r)
+            case "**":
+                if j < 0 { return .double(pow(Double(i), Double(j))) }
+                var result = 1
+                for _ in 0..<j { result = try checked(result.multipliedReportingOverflow(by: i)).intPayload }
+                return .int(result)
+            default: break
+            }
+        }
+        let a = x.double
+        let b = y.double
+        switch op {
+        case "+": return .double(a + b)
+        case "-": return .double(a - b)
+        case "*": return .double(a * b)
+        case "/":
+            if b == 0 { throw TemplateRuntimeError("float division by zero") }
+            return .double(a / b)
+        case "//":
+            if b == 0 { throw TemplateRuntimeError("float floor division by zero") }
+            return .double((a / b).rounded(.down))
+        case "%":
+            if b == 0 { throw TemplateRuntimeError("float modulo") }
+            var r = fmod(a, b)
+            if r != 0 && ((r < 0) != (b < 0)) { r += b }
+            return .double(r)
+        case "**": return .double(pow(a, b))
+        default: throw TemplateRuntimeError("unknown operator '\(op)'")
+        }
+    }
+
+    /// Python's printf-style `format % values` for the conversions templates use (`%s`, `%r`, `%d`, `%i`, `%%`).
+    func percentFormat(_ format: String, _ values: JinjaValue) throws -> String {
+        var args: [JinjaValue]
+        if case .tuple(let items) = values { args = items } else { args = [values] }
+        var out = ""
+        var chars = Array(format.unicodeScalars)[...]
+        while let c = chars.popFirst() {
+            guard c == "%" else { out.unicodeScalars.append(c); continue }
+            guard let conv = chars.popFirst() else { throw TemplateRuntimeError("incomplete format") }
+            if conv == "%" { out += "%"; continue }
+            guard !args.isEmpty else { throw TemplateRuntimeError("not enough arguments for format string") }
+            let arg = args.removeFirst()
+            switch conv {
+            case "s": out += arg.pythonStr
+            case "r": out += arg.pythonRepr
+            case "d", "i":
+                guard let n = PyNumber(arg) else { throw TemplateRuntimeError("%d format: a real number is required, not \(arg.typeName)") }
+                switch n {
+                case .int(let i): out += String(i)
+                case .double(let d): out += String(Int(d.rounded(.towardZero)))
+                }
+            default:
+                throw TemplateRuntimeError("'%\(conv)' string formatting is not supported by Whittle's template engine")
+            }
+        }
+        if !args.isEmpty, case .tuple = values { throw TemplateRuntimeError("not all arguments converted during string formatting") }
+        return out
+    }
+}
+
+extension JinjaValue {
+    var isList: Bool { if case .list = self { return true } else { return false } }
+    fileprivate var intPayload: Int { if case .int(let i) = self { return i } else { return 0 } }
+}
+
+/// Equality is Python's `==` (so `1 == 1.0 == True`), which is what templates compare with.
+extension JinjaValue: Equatable {
+    public static func == (lhs: JinjaValue, rhs: JinjaValue) -> Bool { pyEquals(lhs, rhs) }
+}
