@@ -229,7 +229,7 @@ final class JinjaInterpreter {
                 inner.variables["caller"] = caller
                 keyword["caller"] = nil
             }
-            inner.variables["varargs"] = .list(Array(args.positional.dropFirst(parameters.count)))
+            inner.variables["varargs"] = .tuple(Array(args.positional.dropFirst(parameters.count)))
             inner.variables["kwargs"] = .dict(keyword)
             self.callDepth += 1
             defer { self.callDepth -= 1 }
