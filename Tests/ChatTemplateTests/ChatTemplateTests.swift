@@ -98,6 +98,18 @@ struct ErrorMessageTests {
         }
     }
 
+    /// jinja2 would print `<generator object ... at 0x7f...>`; Whittle refuses rather than print something else.
+    @Test("printing a generator is refused, naming the filter")
+    func generatorPrint() throws {
+        let template = try ChatTemplate(source: "ok\n{{ messages|map(attribute='role') }}")
+        do {
+            _ = try template.render(messages: [.object(["role": .string("user")])])
+            Issue.record("rendered a generator")
+        } catch let error as ChatTemplateError {
+            #expect(error.line == 2 && error.message.contains("map") && error.message.contains("|list"), "\(error)")
+        }
+    }
+
     @Test("raise_exception carries the template's message and kind")
     func raised() throws {
         let template = try ChatTemplate(source: "a\n{{ raise_exception('bad ' ~ 1) }}")

@@ -114,7 +114,7 @@ extension JinjaInterpreter {
                 if let fill = a[1], !fill.isNone { while row.count < n { row.append(fill) } }
                 rows.append(.list(row))
             }
-            return .list(rows)
+            return .generator(rows, "do_batch")
         case "capitalize":
             _ = try args.bind([], to: fn)
             return .string(pyCapitalize(value.pythonStr))
@@ -155,9 +155,11 @@ extension JinjaInterpreter {
         case "last":
             _ = try args.bind([], to: fn)
             if case .undefined(let why) = value { throw TemplateRuntimeError(why) }
+            if case .generator = value { throw TemplateRuntimeError("'generator' object is not reversible") }
             return try iterate(value).last ?? .undefined("No last item, sequence was empty.")
         case "float":
             let a = try args.bind(["default"], to: fn)
+            if case .undefined(let why) = value { throw TemplateRuntimeError(why) }
             return pyFloat(value) ?? a[0] ?? .double(0)
         case "format":
             if !args.keyword.isEmpty {
@@ -171,17 +173,23 @@ extension JinjaInterpreter {
             case .string(let s): indentation = s
             case let w: indentation = String(repeating: " ", count: max(0, Int(PyNumber(w)?.double ?? 4)))
             }
-            return .string(pyIndent(value.pythonStr, indentation, first: a[1]?.isTruthy ?? false, blank: a[2]?.isTruthy ?? false))
+            // jinja2 appends "\n" to the value itself, so only strings work.
+            guard case .string(let text) = value else {
+                if case .undefined(let why) = value { throw TemplateRuntimeError(why) }
+                throw TemplateRuntimeError("unsupported operand type(s) for +=: '\(value.typeName)' and 'str'")
+            }
+            return .string(pyIndent(text, indentation, first: a[1]?.isTruthy ?? false, blank: a[2]?.isTruthy ?? false))
         case "int":
             let a = try args.bind(["default", "base"], to: fn)
+            if case .undefined(let why) = value { throw TemplateRuntimeError(why) }
             var base = 10
             if let b = a[1], case .int(let i) = b { base = i }
             return pyInt(value, base: base) ?? a[0] ?? .int(0)
         case "items":
             _ = try args.bind([], to: fn)
-            if value.isUndefined { return .list([]) }
+            if value.isUndefined { return .generator([], "do_items") }
             guard case .dict(let d) = value else { throw TemplateRuntimeError("Can only get item pairs from a mapping.") }
-            return .list(d.pairs.map { .tuple([.string($0.0), $0.1]) })
+            return .generator(d.pairs.map { .tuple([.string($0.0), $0.1]) }, "do_items")
         case "join":
             let a = try args.bind(["d", "attribute"], to: fn)
             let separator = a[0]?.pythonStr ?? ""
@@ -202,18 +210,18 @@ extension JinjaInterpreter {
                 let extra = args.keyword.keys.filter { $0 != "attribute" && $0 != "default" }
                 if let bad = extra.first { throw TemplateRuntimeError("Unexpected keyword argument '\(bad)'") }
                 let defaultValue = args.keyword["default"]
-                return .list(try items.map { item in
+                return .generator(try items.map { item in
                     let v = try attributePath(item, attribute)
                     if v.isUndefined, let defaultValue { return defaultValue }
                     return v
-                })
+                }, "sync_do_map")
             }
             guard case .string(let filterName)? = args.positional.first else {
                 throw TemplateRuntimeError("map requires a filter name or attribute=")
             }
             guard supportedFilters.contains(filterName) else { throw TemplateRuntimeError("No filter named '\(filterName)'.") }
             let rest = JinjaArguments(Array(args.positional.dropFirst()), keyword: args.keyword)
-            return .list(try items.map { try filter(filterName, $0, rest) })
+            return .generator(try items.map { try filter(filterName, $0, rest) }, "sync_do_map")
         case "max", "min":
             let a = try args.bind(["case_sensitive", "attribute"], to: fn)
             let caseSensitive = a[0]?.isTruthy ?? false
@@ -246,11 +254,11 @@ extension JinjaInterpreter {
                 testName = t
             }
             let testArgs = JinjaArguments(positional, keyword: args.keyword)
-            return .list(try iterate(value).filter { item in
+            return .generator(try iterate(value).filter { item in
                 let probe = byAttribute ? try attributePath(item, attribute) : item
                 let passed = try testName.map { try test($0, probe, testArgs) } ?? probe.isTruthy
                 return passed == keep
-            })
+            }, "select_or_reject")
         case "replace":
             let a = try args.bind(["old", "new", "count"], to: fn)
             guard let old = a[0], let new = a[1] else { throw TemplateRuntimeError("replace needs 'old' and 'new'") }
@@ -260,7 +268,8 @@ extension JinjaInterpreter {
         case "reverse":
             _ = try args.bind([], to: fn)
             if case .string(let s) = value { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
-            return .list(try iterate(value).reversed())
+            if case .generator(let items, _) = value { return .list(items.reversed()) }
+            return .generator(try iterate(value).reversed(), "reversed")
         case "round":
             let a = try args.bind(["precision", "method"], to: fn)
             var precision = 0
@@ -333,7 +342,7 @@ extension JinjaInterpreter {
                     out.append(item)
                 }
             }
-            return .list(out)
+            return .generator(out, "sync_do_unique")
         case "wordcount":
             _ = try args.bind([], to: fn)
             var count = 0

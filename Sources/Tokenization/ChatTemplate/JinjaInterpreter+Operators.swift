@@ -91,11 +91,14 @@ extension JinjaInterpreter {
                 throw TemplateRuntimeError("'in <string>' requires string as left operand, not \(needle.typeName)")
             }
             return n.isEmpty || s.contains(n)
-        case .list(let items), .tuple(let items):
+        case .list(let items), .tuple(let items), .generator(let items, _):
             return items.contains { pyEquals($0, needle) }
         case .dict(let d):
-            if case .string(let k) = needle { return d[k] != nil }
-            return false
+            switch needle {
+            case .string(let k): return d[k] != nil
+            case .list, .dict, .namespace: throw TemplateRuntimeError("unhashable type: '\(needle.typeName)'")
+            default: return false
+            }
         case .undefined:
             return false
         case .namespace(let ns):
@@ -173,7 +176,10 @@ extension JinjaInterpreter {
                 if r != 0 && ((r < 0) != (j < 0)) { r += j }
                 return .int(r)
             case "**":
-                if j < 0 { return .double(pow(Double(i), Double(j))) }
+                if j < 0 {
+                    if i == 0 { throw TemplateRuntimeError("0.0 cannot be raised to a negative power") }
+                    return .double(pow(Double(i), Double(j)))
+                }
                 var result = 1
                 for _ in 0..<j { result = try checked(result.multipliedReportingOverflow(by: i)).intPayload }
                 return .int(result)
@@ -197,7 +203,11 @@ extension JinjaInterpreter {
             var r = fmod(a, b)
             if r != 0 && ((r < 0) != (b < 0)) { r += b }
             return .double(r)
-        case "**": return .double(pow(a, b))
+        case "**":
+            if a == 0 && b < 0 { throw TemplateRuntimeError("0.0 cannot be raised to a negative power") }
+            // Python returns a complex number here; templates have no use for one, so refuse it.
+            if a < 0 && b.isFinite && b.rounded() != b { throw TemplateRuntimeError("complex results of '**' are not supported") }
+            return .double(pow(a, b))
         default: throw TemplateRuntimeError("unknown operator '\(op)'")
         }
     }
@@ -227,7 +237,10 @@ extension JinjaInterpreter {
                 throw TemplateRuntimeError("'%\(conv)' string formatting is not supported by Whittle's template engine")
             }
         }
-        if !args.isEmpty, case .tuple = values { throw TemplateRuntimeError("not all arguments converted during string formatting") }
+        if !args.isEmpty {
+            // Python ignores a lone mapping argument with no conversions; anything else left over is an error.
+            if case .dict = values {} else { throw TemplateRuntimeError("not all arguments converted during string formatting") }
+        }
         return out
     }
 }

@@ -86,6 +86,7 @@ final class JinjaInterpreter {
             write(text)
         case .output(let expr, let line):
             let value = try located(line) { try evaluate(expr, scope) }
+            try located(line) { try refuseGeneratorText(value) }
             write(value.pythonStr)
         case .ifChain(let branches, let otherwise, let line):
             for (condition, body) in branches {
@@ -313,6 +314,7 @@ final class JinjaInterpreter {
                 var s = ""
                 for item in items {
                     let v = try evaluate(item, scope)
+                    try refuseGeneratorText(v)
                     s += v.pythonStr
                 }
                 return .string(s)
@@ -442,12 +444,20 @@ final class JinjaInterpreter {
         }
     }
 
+    /// jinja2 prints a generator as `<generator object ... at 0x7f...>`, an address no one can match; refuse
+    /// instead of printing something else.
+    func refuseGeneratorText(_ value: JinjaValue) throws {
+        if case .generator(_, let name) = value {
+            throw TemplateRuntimeError("printing the generator returned by the '\(name)' filter is not supported (jinja2 prints its memory address); add |list")
+        }
+    }
+
     // MARK: - Iteration
 
     /// `for x in value`: lists and tuples by item, dicts by key, strings by character; undefined is empty.
     func iterate(_ value: JinjaValue) throws -> [JinjaValue] {
         switch value {
-        case .list(let items), .tuple(let items): return items
+        case .list(let items), .tuple(let items), .generator(let items, _): return items
         case .dict(let d): return d.keys.map { .string($0) }
         case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []

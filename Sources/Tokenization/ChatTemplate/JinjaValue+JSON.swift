@@ -211,7 +211,7 @@ extension JinjaValue {
                     + (try $0.1.pythonJSON(options, level: level + 1))
             }
             return wrap("{", parts, "}", options, level)
-        case .undefined, .namespace, .callable:
+        case .undefined, .namespace, .callable, .generator:
             throw TemplateRuntimeError("Object of type \(typeName) is not JSON serializable")
         }
     }

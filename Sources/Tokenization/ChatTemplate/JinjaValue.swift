@@ -83,6 +83,10 @@ public enum JinjaValue: Sendable {
     case dict(JinjaDict)
     case namespace(JinjaNamespace)
     case callable(JinjaCallable)
+    /// What jinja2's `select`, `reject`, `map`, `batch`, `items`, `unique` return: a Python generator. It is
+    /// always truthy, has no `len()`, and iterates once; its items are computed eagerly here. The string names
+    /// the filter, for errors.
+    case generator([JinjaValue], String)
 
     public static func object(_ pairs: KeyValuePairs<String, JinjaValue>) -> JinjaValue {
         .dict(JinjaDict(pairs.map { ($0.key, $0.value) }))
@@ -104,6 +108,7 @@ public enum JinjaValue: Sendable {
         case .dict: return "dict"
         case .namespace: return "Namespace"
         case .callable: return "function"
+        case .generator: return "generator"
         }
     }
 
@@ -117,7 +122,7 @@ public enum JinjaValue: Sendable {
         case .string(let s): return !s.isEmpty
         case .list(let a), .tuple(let a): return !a.isEmpty
         case .dict(let d): return !d.isEmpty
-        case .namespace, .callable: return true
+        case .namespace, .callable, .generator: return true
         }
     }
 }
@@ -151,6 +156,7 @@ extension JinjaValue {
             return "{" + d.pairs.map { pythonStringRepr($0.0) + ": " + $0.1.pythonRepr }.joined(separator: ", ") + "}"
         case .namespace(let ns): return "<Namespace " + JinjaValue.dict(ns.attributes).pythonRepr + ">"
         case .callable(let c): return "<function \(c.name)>"
+        case .generator(_, let name): return "<generator object \(name)>"
         }
     }
 }
