@@ -738,6 +738,8 @@ FEATURES = [
     ("undefined_arith_error", "{{ nope + 1 }}", {}, True),
     ("string_literals_more", "{{ 'a\\\\nb' }}|{{ \"it's\" }}|{{ '\\'' }}|{{ '\\x41\\u00e9\\U0001F642' }}|{{ 'tab\\there' }}|{{ '{{ not a tag }}' }}|{{ '{% raw %}' }}", {}, False),
     ("tuple_and_dict_literals", "{% set t = (1, 'two', [3]) %}{{ t[1] }}{{ t|length }}{{ t[-1][0] }}{% set d = {'k': 'v', 'n': {'m': 1}} %}{{ d.n.m }}{{ d['k'] }}{{ d|length }}{{ {'a': 1}.get('a') }}{{ {'a': 1}.get('b') }}{{ (1, 2) == (1, 2) }}{{ [1, 2] == (1, 2) }}", {}, False),
+    ("scalar_not_grapheme", "{{ '\\n' in crlf }} {{ crlf|length }} {{ crlf.split('\\n') }} {{ 'e' in decomposed }} {{ decomposed == precomposed }} {{ decomposed|length }} {{ crlf[1] == '\\n' }}",
+     {"crlf": "a\r\nb", "decomposed": "e\u0301", "precomposed": "\u00e9"}, False),
     ("bool_int_mix", "{{ true + true }} {{ true * 3 }} {{ [1, 2][true] }} {{ 1 == true }} {{ 0 == false }} {{ true is number }} {{ true is integer }} {{ 1 is boolean }} {{ 2 is sameas 2 }} {{ true is sameas true }}", {}, False),
     # filters that return generators: always truthy, no len(), iterable once (fuzzing against jinja2 found these)
     ("generator_semantics", "{{ 'yes' if messages|selectattr('role', 'eq', 'nobody') else 'no' }} {{ 'yes' if messages|selectattr('role', 'eq', 'nobody')|list else 'no' }} {{ [1, 2]|reverse|list }} {{ 'ab'|reverse }} {{ (messages|map(attribute='role')|list)[0] }} {{ 'user' in messages|map(attribute='role') }} {{ messages|selectattr('role', 'eq', 'user')|first|tojson }} {{ not [1]|select }} {% for k, v in {'a': 1}|items %}{{ k }}{{ v }}{% endfor %}", {}, False),

@@ -30,6 +30,19 @@ func pyIsSpace(_ s: Unicode.Scalar) -> Bool {
     s.properties.isWhitespace || (0x1C...0x1F).contains(s.value)
 }
 
+/// First index of `needle` in `hay`, comparing Unicode scalars as Python does. Swift's `String.contains` compares
+/// grapheme clusters, so it would not find "\n" inside "\r\n" — Python does.
+func pyFind(_ hay: [Unicode.Scalar], _ needle: [Unicode.Scalar], from start: Int = 0) -> Int? {
+    if needle.isEmpty { return start <= hay.count ? start : nil }
+    guard needle.count <= hay.count else { return nil }
+    var i = start
+    while i + needle.count <= hay.count {
+        if hay[i] == needle[0] && hay[i..<i + needle.count].elementsEqual(needle) { return i }
+        i += 1
+    }
+    return nil
+}
+
 /// Python `==`.
 func pyEquals(_ a: JinjaValue, _ b: JinjaValue) -> Bool {
     if let x = PyNumber(a), let y = PyNumber(b) {
@@ -90,7 +103,7 @@ extension JinjaInterpreter {
             guard case .string(let n) = needle else {
                 throw TemplateRuntimeError("'in <string>' requires string as left operand, not \(needle.typeName)")
             }
-            return n.isEmpty || s.contains(n)
+            return pyFind(Array(s.unicodeScalars), Array(n.unicodeScalars)) != nil
         case .list(let items), .tuple(let items), .generator(let items, _):
             return items.contains { pyEquals($0, needle) }
         case .dict(let d):

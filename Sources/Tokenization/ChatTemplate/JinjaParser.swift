@@ -311,7 +311,7 @@ struct JinjaParser {
         switch current.kind {
         case .variableEnd, .blockEnd, .eof: return true
         case .op(")"), .op("]"), .op("}"): return true
-        case .name(let n): return extraEnd.contains(n) || n == "if" && false
+        case .name(let n): return extraEnd.contains(n)
         default: return false
         }
     }
