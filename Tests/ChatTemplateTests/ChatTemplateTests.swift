@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Tokenization
+import Tokenization
 
 /// Real models' templates against transformers' renderings (Tests/Reference/gen_chat_templates.py).
 @Suite("Chat templates match transformers")
@@ -94,7 +94,7 @@ struct ErrorMessageTests {
             description = String(describing: error)
         }
         for word in words {
-            #expect(description.contains(word), "\(name): error \(pythonStringRepr(description)) does not mention \(word)")
+            #expect(description.contains(word), "\(name): error \(JinjaValue.string(description).pythonRepr) does not mention \(word)")
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Tokenization
+import Tokenization
 
 /// Paths of the committed fixtures and the shared read-only assets, found relative to this file so tests run from
 /// any working directory.
@@ -51,7 +51,7 @@ func firstDifference(expected: String, actual: String) -> String? {
         let lo = max(0, i - 30)
         let hi = min(s.count, i + 30)
         let text = String(String.UnicodeScalarView(s[lo..<hi]))
-        return pythonStringRepr(text)
+        return JinjaValue.string(text).pythonRepr
     }
     return "first difference at scalar \(i) (expected length \(e.count), actual \(a.count))\n"
         + "  expected …\(snippet(e))…\n  actual   …\(snippet(a))…"
@@ -115,7 +115,7 @@ func check(_ template: ChatTemplate, _ c: FixtureCase, family: String) {
         let message = expectedError["message"]?.stringValue ?? ""
         if raised {
             #expect(error.kind == .raised, "\(label): expected raise_exception, got \(error)")
-            #expect(error.message == message, "\(label): raise_exception message \(pythonStringRepr(error.message)) != \(pythonStringRepr(message))")
+            #expect(error.message == message, "\(label): raise_exception message \(JinjaValue.string(error.message).pythonRepr) != \(JinjaValue.string(message).pythonRepr)")
         }
         let type = expectedError["type"]?.stringValue ?? ""
         if type == "TemplateSyntaxError" || type == "TemplateAssertionError" {
