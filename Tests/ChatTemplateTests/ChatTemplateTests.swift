@@ -6,7 +6,7 @@ import Tokenization
 @Suite("Chat templates match transformers")
 struct RealTemplateTests {
     @Test("real template", arguments: ["smollm2", "zephyr", "llama3", "llama31", "llama32", "gemma2", "mistral-v01",
-                                        "mistral-v03", "qwen25", "phi35"])
+                                        "mistral-v03", "qwen25", "phi35", "llama31-generation", "smollm2-generation"])
     func family(_ family: String) throws {
         let fixture = try loadFixture(family)
         let source: String

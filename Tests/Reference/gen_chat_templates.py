@@ -547,6 +547,46 @@ def llama31():
                  LLAMA31, cases, {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "date_string": "26 Jul 2024"})
 
 
+def with_generation(template, old, new):
+    """Derives a `{% generation %}`-tagged variant of a published template (my edit; transformers renders it)."""
+    if template.count(old) != 1:
+        raise ValueError("generation edit must match exactly once")
+    return template.replace(old, new)
+
+
+@fixture("chat-templates-llama31-generation")
+def llama31_generation():
+    """Llama-3.1 template with assistant turns wrapped in {% generation %}: spans from transformers' AssistantTracker."""
+    template = with_generation(
+        LLAMA31,
+        """        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n""",
+        """        {%- if message.role == 'assistant' %}
+            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}
+            {%- generation %}
+            {{- message['content'] | trim + '<|eot_id|>' }}
+            {%- endgeneration %}
+        {%- else %}
+        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}
+        {%- endif %}\n""")
+    write_family("llama31-generation", "Llama-3.1-8B-Instruct template (as in chat-templates-llama31) with assistant "
+                 "content wrapped in {% generation %} by gen_chat_templates.py", template,
+                 basic_cases() + llama_tool_cases()[:3],
+                 {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "date_string": "26 Jul 2024"})
+
+
+@fixture("chat-templates-smollm2-generation")
+def smollm2_generation():
+    """SmolLM2 ChatML template with assistant turns wrapped in {% generation %}."""
+    template = with_generation(
+        SMOLLM2,
+        "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}",
+        "{% if message['role'] == 'assistant' %}{{ '<|im_start|>assistant\n' }}{% generation %}"
+        "{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}"
+        "{% else %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endif %}")
+    write_family("smollm2-generation", "SmolLM2-135M-Instruct template with assistant turns wrapped in {% generation %} "
+                 "by gen_chat_templates.py", template, basic_cases(), {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>"})
+
+
 @fixture("chat-templates-llama32")
 def llama32():
     """Llama-3.2-3B-Instruct template rendered by transformers (date_string passed explicitly)."""
