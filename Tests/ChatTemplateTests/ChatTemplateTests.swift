@@ -120,6 +120,12 @@ struct ErrorMessageTests {
 /// JSON input and tokenizer_config.json loading.
 @Suite("Inputs")
 struct InputTests {
+    @Test("JSON integers beyond 64 bits are refused, not rounded to floats")
+    func bigIntegers() {
+        #expect(throws: JSONParseError.self) { try JinjaValue.parseJSON("[12345678901234567890]") }
+        #expect((try? JinjaValue.parseJSON("[9223372036854775807, -0, 1E2]")) == .list([.int(Int.max), .int(0), .double(100)]))
+    }
+
     @Test("malformed JSON names line and column")
     func badJSON() {
         #expect(throws: JSONParseError.self) { try JinjaValue.parseJSON("{\n  \"a\": [1,]\n}") }
@@ -166,6 +172,10 @@ struct InputTests {
         let loaded = try ChatTemplateConfig.load(from: folder.appendingPathComponent("tokenizer_config.json"))
         #expect(try loaded.template().source == "new{{ eos_token }}")
         #expect(loaded.specialTokens == ["eos_token": "E"])
+        let extra = folder.appendingPathComponent("additional_chat_templates")
+        try FileManager.default.createDirectory(at: extra, withIntermediateDirectories: true)
+        try "T".write(to: extra.appendingPathComponent("tool_use.jinja"), atomically: true, encoding: .utf8)
+        #expect(try ChatTemplateConfig.load(from: folder).template(named: "tool_use").source == "T")
         let missing = folder.appendingPathComponent("nope")
         #expect(throws: ChatTemplateError(.input, "no such file or folder: \(missing.path)")) { try ChatTemplateConfig.load(from: missing) }
     }

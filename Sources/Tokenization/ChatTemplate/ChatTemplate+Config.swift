@@ -4,7 +4,7 @@ import Foundation
 ///
 /// `tokenizer_config.json` holds `chat_template` either as one string or as a list of `{"name", "template"}`
 /// (e.g. "default" and "tool_use"); newer repositories put the default template in `chat_template.jinja` beside it,
-/// which transformers prefers, so Whittle does too. Special tokens are strings or AddedToken objects
+/// which transformers prefers, so Whittle does too, and named ones in `additional_chat_templates/<name>.jinja`. Special tokens are strings or AddedToken objects
 /// (`{"content": "<s>", ...}`).
 public struct ChatTemplateConfig: Sendable {
     /// Templates by name, in file order; a single-string template is named "default".
@@ -86,7 +86,19 @@ public struct ChatTemplateConfig: Sendable {
         }
         let jinjaURL = folder.appendingPathComponent("chat_template.jinja")
         let separate = try? String(contentsOf: jinjaURL, encoding: .utf8)
-        let result = try ChatTemplateConfig(tokenizerConfig: config, separateTemplate: separate)
+        var result = try ChatTemplateConfig(tokenizerConfig: config, separateTemplate: separate)
+        // transformers 5 saves named templates as additional_chat_templates/<name>.jinja.
+        let extraFolder = folder.appendingPathComponent("additional_chat_templates")
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: extraFolder.path) {
+            var templates = result.templates
+            for file in names.sorted() where file.hasSuffix(".jinja") {
+                let name = String(file.dropLast(".jinja".count))
+                guard !templates.contains(where: { $0.name == name }) else { continue }
+                let source = try String(contentsOf: extraFolder.appendingPathComponent(file), encoding: .utf8)
+                templates.append((name, source))
+            }
+            result = ChatTemplateConfig(templates: templates, specialTokens: result.specialTokens)
+        }
         if result.templates.isEmpty {
             throw ChatTemplateError(.input, "\(configURL.path) has no chat_template (and there is no chat_template.jinja beside it)")
         }

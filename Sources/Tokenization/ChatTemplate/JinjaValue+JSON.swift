@@ -111,7 +111,11 @@ private struct JSONParser {
         }
         let text = String(String.UnicodeScalarView(scalars[start..<pos]))
         if text.isEmpty || text == "-" { pos = start; throw error("unexpected character") }
-        if !isFloat, let i = Int(text) { return .int(i) }
+        if !isFloat {
+            // Python keeps big integers exact; turning one into a float would print different digits.
+            guard let i = Int(text) else { pos = start; throw error("integer \(text) does not fit in 64 bits") }
+            return .int(i)
+        }
         if let d = Double(text) { return .double(d) }
         pos = start
         throw error("invalid number '\(text)'")
