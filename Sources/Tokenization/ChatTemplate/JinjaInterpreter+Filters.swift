@@ -268,6 +268,8 @@ extension JinjaInterpreter {
         case "reverse":
             _ = try args.bind([], to: fn)
             if case .string(let s) = value { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
+            // Python's reversed() gives an iterator (always truthy) for lists, tuples, dicts and even Undefined;
+            // only a generator input makes jinja2 build a list.
             if case .generator(let items, _) = value { return .list(items.reversed()) }
             return .generator(try iterate(value).reversed(), "reversed")
         case "round":
