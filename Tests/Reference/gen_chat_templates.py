@@ -783,6 +783,10 @@ FEATURES = [
     ("bool_int_mix", "{{ true + true }} {{ true * 3 }} {{ [1, 2][true] }} {{ 1 == true }} {{ 0 == false }} {{ true is number }} {{ true is integer }} {{ 1 is boolean }} {{ 2 is sameas 2 }} {{ true is sameas true }}", {}, False),
     # filters that return generators: always truthy, no len(), iterable once (fuzzing against jinja2 found these)
     ("generator_semantics", "{{ 'yes' if messages|selectattr('role', 'eq', 'nobody') else 'no' }} {{ 'yes' if messages|selectattr('role', 'eq', 'nobody')|list else 'no' }} {{ [1, 2]|reverse|list }} {{ 'ab'|reverse }} {{ (messages|map(attribute='role')|list)[0] }} {{ 'user' in messages|map(attribute='role') }} {{ messages|selectattr('role', 'eq', 'user')|first|tojson }} {{ not [1]|select }} {% for k, v in {'a': 1}|items %}{{ k }}{{ v }}{% endfor %}", {}, False),
+    ("views_and_range", "{{ d.keys() }}|{{ d.values() }}|{{ d.items() }}|{{ range(3) }}|{{ range(1, 9, 3) }}|{{ range(3, 0, -1) }}|{{ range(3)|length }}|{{ range(5)[1] }}|{{ range(5)[-1] }}|{{ d.keys()|list }}|{{ d.keys()|length }}|{{ 'a' in d.keys() }}|{{ d.keys()[0] is defined }}|{{ d.items()|first }}|{{ d.values()|last }}|{{ range(3) is sequence }}|{{ d.keys() is sequence }}|{{ {}.keys() or 'empty' }}|{{ range(0) or 'empty' }}|{{ range(3) == range(3) }}|{{ range(3) == [0, 1, 2] }}|{{ d.keys() == {'b': 0, 'a': 1}.keys() }}|{{ d.keys() ~ '' }}|{{ d.values()|sort|list }}|{{ range(4)|select('odd')|list }}|{{ range(3)|reverse|list }}|{% for k, v in d.items() %}{{ k }}{{ v }}{% endfor %}",
+     {"d": {"a": 1, "b": 2}}, False),
+    ("views_tojson_error", "{{ {'a': 1}.keys()|tojson }}", {}, True),
+    ("range_tojson_error", "{{ range(2)|tojson }}", {}, True),
     ("generator_length_error", "{{ messages|selectattr('role', 'eq', 'user')|length }}", {}, True),
     ("pow_zero_negative_error", "{{ 0 ** -1 }}", {}, True),
     ("indent_non_string_error", "{{ 5|indent }}", {}, True),

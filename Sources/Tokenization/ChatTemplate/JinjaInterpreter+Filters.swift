@@ -387,12 +387,13 @@ extension JinjaInterpreter {
         case "callable": if case .callable = value { return true } else { return false }
         case "iterable":
             switch value {
-            case .list, .tuple, .dict, .string, .undefined: return true
+            case .list, .tuple, .dict, .string, .undefined, .view, .generator: return true
             default: return false
             }
         case "sequence":
             switch value {
             case .list, .tuple, .dict, .string: return true
+            case .view(let v): return v.typeName == "range"
             default: return false
             }
         case "escaped": return false
@@ -441,6 +442,7 @@ func pyLen(_ value: JinjaValue) throws -> Int {
     case .string(let s): return s.unicodeScalars.count
     case .list(let a), .tuple(let a): return a.count
     case .dict(let d): return d.count
+    case .view(let v): return v.items.count
     case .undefined: return 0
     default: throw TemplateRuntimeError("object of type '\(value.typeName)' has no len()")
     }

@@ -26,17 +26,17 @@ extension JinjaInterpreter {
             case "items":
                 return method(name) { a in
                     _ = try a.bind([], to: "dict.items")
-                    return .list(d.pairs.map { .tuple([.string($0.0), $0.1]) })
+                    return .view(JinjaView(kind: .items, items: d.pairs.map { .tuple([.string($0.0), $0.1]) }))
                 }
             case "keys":
                 return method(name) { a in
                     _ = try a.bind([], to: "dict.keys")
-                    return .list(d.keys.map { .string($0) })
+                    return .view(JinjaView(kind: .keys, items: d.keys.map { .string($0) }))
                 }
             case "values":
                 return method(name) { a in
                     _ = try a.bind([], to: "dict.values")
-                    return .list(d.values)
+                    return .view(JinjaView(kind: .values, items: d.values))
                 }
             case "get":
                 return method(name) { a in
@@ -351,7 +351,7 @@ extension JinjaInterpreter {
             guard step != 0 else { throw TemplateRuntimeError("range() arg 3 must not be zero") }
             let values = Array(stride(from: start, to: stop, by: step))
             guard values.count <= 100_000 else { throw TemplateRuntimeError("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).") }
-            return .list(values.map { .int($0) })
+            return .view(JinjaView(kind: .range(start: start, stop: stop, step: step), items: values.map { .int($0) }))
         })
         globals["namespace"] = .callable(JinjaCallable(name: "namespace") { a in
             let d = try pyDict(a)

@@ -57,6 +57,13 @@ func pyEquals(_ a: JinjaValue, _ b: JinjaValue) -> Bool {
     case (.dict(let x), .dict(let y)):
         return x.count == y.count && x.pairs.allSatisfy { k, v in y[k].map { pyEquals(v, $0) } ?? false }
     case (.namespace(let x), .namespace(let y)): return x === y
+    case (.view(let x), .view(let y)):
+        switch (x.kind, y.kind) {
+        case (.range, .range): return x.items.count == y.items.count && zip(x.items, y.items).allSatisfy { pyEquals($0, $1) }
+        case (.keys, .keys), (.items, .items):  // set-like: same members in any order
+            return x.items.count == y.items.count && x.items.allSatisfy { a in y.items.contains { pyEquals(a, $0) } }
+        default: return false  // dict_values compare by identity in Python
+        }
     case (.callable(let x), .callable(let y)): return x === y
     default: return false
     }
@@ -106,6 +113,8 @@ extension JinjaInterpreter {
             return pyFind(Array(s.unicodeScalars), Array(n.unicodeScalars)) != nil
         case .list(let items), .tuple(let items), .generator(let items, _):
             return items.contains { pyEquals($0, needle) }
+        case .view(let v):
+            return v.items.contains { pyEquals($0, needle) }
         case .dict(let d):
             switch needle {
             case .string(let k): return d[k] != nil

@@ -392,6 +392,13 @@ final class JinjaInterpreter {
             let scalars = Array(s.unicodeScalars)
             let j = i < 0 ? scalars.count + i : i
             return (0..<scalars.count).contains(j) ? .string(String(scalars[j])) : .undefined("'str object' has no element \(i)")
+        case (.view(let v), _):
+            // Ranges index like lists; dict views are not subscriptable, so jinja2 yields Undefined.
+            guard case .range = v.kind, let i = intValue(key) else {
+                return .undefined("'\(v.typeName) object' has no element \(key.pythonRepr)")
+            }
+            let j = i < 0 ? v.items.count + i : i
+            return (0..<v.items.count).contains(j) ? v.items[j] : .undefined("'range object' has no element \(i)")
         case (.namespace, .string(let k)):
             return try getAttribute(value, k)
         case (_, .string(let k)):
@@ -440,6 +447,8 @@ final class JinjaInterpreter {
             for i in try indices(scalars.count) { out.append(scalars[i]) }
             return .string(String(out))
         case .undefined(let why): throw TemplateRuntimeError(why)
+        case .view(let v) where v.typeName == "range":
+            throw TemplateRuntimeError("slicing a range is not supported by Whittle's template engine; use |list first")
         default: throw TemplateRuntimeError("'\(value.typeName)' object is not subscriptable")
         }
     }
@@ -458,6 +467,7 @@ final class JinjaInterpreter {
     func iterate(_ value: JinjaValue) throws -> [JinjaValue] {
         switch value {
         case .list(let items), .tuple(let items), .generator(let items, _): return items
+        case .view(let v): return v.items
         case .dict(let d): return d.keys.map { .string($0) }
         case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []

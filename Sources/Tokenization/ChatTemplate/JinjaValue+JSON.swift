@@ -215,7 +215,7 @@ extension JinjaValue {
                     + (try $0.1.pythonJSON(options, level: level + 1))
             }
             return wrap("{", parts, "}", options, level)
-        case .undefined, .namespace, .callable, .generator:
+        case .undefined, .namespace, .callable, .generator, .view:
             throw TemplateRuntimeError("Object of type \(typeName) is not JSON serializable")
         }
     }

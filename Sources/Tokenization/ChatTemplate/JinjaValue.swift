@@ -87,6 +87,9 @@ public enum JinjaValue: Sendable {
     /// always truthy, has no `len()`, and iterates once; its items are computed eagerly here. The string names
     /// the filter, for errors.
     case generator([JinjaValue], String)
+    /// `dict.keys()/values()/items()` and `range(...)`: sized, iterable, but printed as `dict_keys([...])` or
+    /// `range(0, 3)`, not JSON-serializable, and (except ranges) not subscriptable — as in Python.
+    case view(JinjaView)
 
     public static func object(_ pairs: KeyValuePairs<String, JinjaValue>) -> JinjaValue {
         .dict(JinjaDict(pairs.map { ($0.key, $0.value) }))
@@ -109,6 +112,7 @@ public enum JinjaValue: Sendable {
         case .namespace: return "Namespace"
         case .callable: return "function"
         case .generator: return "generator"
+        case .view(let v): return v.typeName
         }
     }
 
@@ -123,6 +127,35 @@ public enum JinjaValue: Sendable {
         case .list(let a), .tuple(let a): return !a.isEmpty
         case .dict(let d): return !d.isEmpty
         case .namespace, .callable, .generator: return true
+        case .view(let v): return !v.items.isEmpty
+        }
+    }
+}
+
+/// A Python dict view or range object (see `JinjaValue.view`).
+public struct JinjaView: Sendable {
+    public enum Kind: Sendable, Equatable {
+        case keys, values, items
+        case range(start: Int, stop: Int, step: Int)
+    }
+    public let kind: Kind
+    public let items: [JinjaValue]
+
+    var typeName: String {
+        switch kind {
+        case .keys: return "dict_keys"
+        case .values: return "dict_values"
+        case .items: return "dict_items"
+        case .range: return "range"
+        }
+    }
+
+    var repr: String {
+        switch kind {
+        case .range(let start, let stop, let step):
+            return step == 1 ? "range(\(start), \(stop))" : "range(\(start), \(stop), \(step))"
+        default:
+            return typeName + "(" + JinjaValue.list(items).pythonRepr + ")"
         }
     }
 }
@@ -157,6 +190,7 @@ extension JinjaValue {
         case .namespace(let ns): return "<Namespace " + JinjaValue.dict(ns.attributes).pythonRepr + ">"
         case .callable(let c): return "<function \(c.name)>"
         case .generator(_, let name): return "<generator object \(name)>"
+        case .view(let v): return v.repr
         }
     }
 }
