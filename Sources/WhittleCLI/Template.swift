@@ -8,9 +8,10 @@ struct Template: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render a conversation with a tokenizer's chat template (as transformers' apply_chat_template).",
         discussion: """
-        --tokenizer is a folder holding tokenizer_config.json (and optionally chat_template.jinja), or the
-        tokenizer_config.json file itself. --messages is a JSON file: an array of messages, or an object
-        {"messages": [...], "tools": [...]}. The rendered text is printed as is, with no trailing newline added.
+        --tokenizer is a folder holding tokenizer_config.json (and optionally chat_template.jinja), or the \
+        tokenizer_config.json file itself. --messages is a JSON file: an array of messages, or an object \
+        {"messages": [...], "tools": [...]}. With tools, a template named "tool_use" is preferred, as in \
+        transformers. The rendered text is printed as is, with no trailing newline added.
         """
     )
 
@@ -23,7 +24,7 @@ struct Template: ParsableCommand {
     @Flag(help: "Append the assistant header so the model continues as the assistant.")
     var addGenerationPrompt = false
 
-    @Option(help: "Named template to use (e.g. tool_use); default: the template named \"default\".")
+    @Option(help: "Named template to use (default: \"tool_use\" when there are tools and it exists, else \"default\").")
     var templateName: String?
 
     func run() throws {
@@ -36,7 +37,7 @@ struct Template: ParsableCommand {
             throw ValidationError("cannot read --messages \(messagesURL.path): \(error.localizedDescription)")
         }
         let request = try ChatRequest(json: text)
-        let rendered = try config.template(named: templateName).render(
+        let rendered = try config.template(named: templateName, forTools: request.tools != nil).render(
             messages: request.messages, tools: request.tools, addGenerationPrompt: addGenerationPrompt,
             specialTokens: config.specialTokens)
         FileHandle.standardOutput.write(Data(rendered.text.utf8))

@@ -159,6 +159,9 @@ struct InputTests {
         #expect(try parsed.template().source == "D")
         #expect(try parsed.template(named: "tool_use").source == "T{{ tools|length }}")
         #expect(throws: ChatTemplateError.self) { try parsed.template(named: "rag") }
+        #expect(try parsed.template(forTools: true).source == "T{{ tools|length }}")
+        let onlyRag = try ChatTemplateConfig(tokenizerConfig: JinjaValue.parseJSON(#"{"chat_template": [{"name": "rag", "template": "R"}]}"#))
+        #expect(throws: ChatTemplateError.self) { try onlyRag.template() }
     }
 
     @Test("tokenizer folder: chat_template.jinja beside tokenizer_config.json wins; missing files are named")

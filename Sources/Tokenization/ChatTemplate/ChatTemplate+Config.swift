@@ -105,12 +105,13 @@ public struct ChatTemplateConfig: Sendable {
         return result
     }
 
-    /// The template called `name` ("default" when nil; a lone template counts as the default), parsed.
-    public func template(named name: String? = nil) throws -> ChatTemplate {
-        let wanted = name ?? "default"
+    /// The template transformers' `get_chat_template` would pick: `name` if given; otherwise "tool_use" when the
+    /// conversation has tools and such a template exists, else "default".
+    public func template(named name: String? = nil, forTools hasTools: Bool = false) throws -> ChatTemplate {
+        var wanted = name ?? "default"
+        if name == nil, hasTools, templates.contains(where: { $0.name == "tool_use" }) { wanted = "tool_use" }
         if let match = templates.first(where: { $0.name == wanted }) { return try ChatTemplate(source: match.source) }
-        if name == nil, templates.count == 1 { return try ChatTemplate(source: templates[0].source) }
-        let known = templates.map(\.name).joined(separator: ", ")
+        let known = templates.map(\.name).sorted().joined(separator: ", ")
         throw ChatTemplateError(.input, "no chat template named '\(wanted)' (available: \(known.isEmpty ? "none" : known))")
     }
 }
