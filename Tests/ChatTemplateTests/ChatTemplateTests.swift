@@ -6,7 +6,7 @@ import Tokenization
 @Suite("Chat templates match transformers")
 struct RealTemplateTests {
     @Test("real template", arguments: ["smollm2", "zephyr", "llama3", "llama31", "llama32", "gemma2", "mistral-v01",
-                                        "mistral-v03", "qwen25", "phi35", "llama31-generation", "smollm2-generation"])
+                                        "mistral-v03", "qwen25", "phi35", "llama31-generation", "smollm2-generation", "llama32-strftime"])
     func family(_ family: String) throws {
         let fixture = try loadFixture(family)
         let source: String
@@ -55,6 +55,21 @@ struct FeatureTests {
             return
         }
         check(template, c, family: "features")
+    }
+}
+
+/// `strftime_now` against Python's strftime at a pinned time (transformers' clock patched in the generator).
+@Suite("strftime_now")
+struct StrftimeTests {
+    @Test("formats match Python at a fixed time")
+    func formats() throws {
+        let fixture = try loadFixture("strftime")
+        let cases = try (fixture["cases"]?.listValue ?? []).map { try FixtureCase(#require($0.dictValue)) }
+        #expect(cases.count >= 4)
+        for c in cases {
+            #expect(c.now != nil, "\(c.name): no pinned time")
+            check(try ChatTemplate(source: try #require(c.template)), c, family: "strftime")
+        }
     }
 }
 

@@ -68,6 +68,8 @@ struct FixtureCase {
     let spans: [Range<Int>]
     let error: JinjaDict?
     let template: String?
+    /// The pinned clock for `strftime_now` (seconds since 1970), when the case sets one.
+    let now: Double?
 
     init(_ d: JinjaDict) throws {
         guard let name = d["name"]?.stringValue, let messages = d["messages"]?.listValue else {
@@ -87,6 +89,11 @@ struct FixtureCase {
         }
         error = d["error"]?.dictValue
         template = d["template"]?.stringValue
+        switch d["now"] {
+        case .double(let t)?: now = t
+        case .int(let t)?: now = Double(t)
+        default: now = nil
+        }
     }
 }
 
@@ -94,8 +101,10 @@ struct FixtureCase {
 func check(_ template: ChatTemplate, _ c: FixtureCase, family: String) {
     let label = "\(family)/\(c.name)"
     do {
+        let pinned = c.now
+        let clock: @Sendable () -> Date = { pinned.map { Date(timeIntervalSince1970: $0) } ?? Date() }
         let rendered = try template.render(messages: c.messages, tools: c.tools, addGenerationPrompt: c.addGenerationPrompt,
-                                           extra: c.kwargs)
+                                           extra: c.kwargs, now: clock)
         guard let expected = c.expected else {
             Issue.record("\(label): rendered but transformers raised \(c.error.map { JinjaValue.dict($0).pythonRepr } ?? "?")")
             return

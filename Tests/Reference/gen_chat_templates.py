@@ -21,6 +21,9 @@ import hashlib
 import textwrap
 
 import jinja2
+import datetime as _datetime
+
+import transformers.utils.chat_template_utils as _ctu
 from transformers.utils import logging as hf_logging
 from transformers.utils.chat_template_utils import render_jinja_template
 
@@ -449,6 +452,27 @@ def basic_cases(system=True):
 # MARK: - Rendering through transformers
 
 
+class _FixedNow:
+    """Stands in for `datetime` inside transformers' chat_template_utils so `strftime_now` is reproducible."""
+    timestamp = None
+
+    @classmethod
+    def now(cls):
+        return _datetime.datetime.fromtimestamp(cls.timestamp)
+
+
+def render_with_now(timestamp, **kwargs):
+    if timestamp is None:
+        return render_jinja_template(**kwargs)
+    saved = _ctu.datetime
+    _FixedNow.timestamp = timestamp
+    _ctu.datetime = _FixedNow
+    try:
+        return render_jinja_template(**kwargs)
+    finally:
+        _ctu.datetime = saved
+
+
 def render_case(template, case, kwargs):
     messages = case["messages"]
     tools = case.get("tools")
@@ -456,8 +480,10 @@ def render_case(template, case, kwargs):
     all_kwargs = dict(kwargs)
     all_kwargs.update(case.get("kwargs", {}))
     out = {"name": case["name"], "messages": messages, "tools": tools, "add_generation_prompt": agp, "kwargs": all_kwargs}
+    if "now" in case:
+        out["now"] = case["now"]
     try:
-        rendered, spans = render_jinja_template(
+        rendered, spans = render_with_now(case.get("now"),
             conversations=[messages], tools=tools, chat_template=template, add_generation_prompt=agp,
             return_assistant_tokens_mask=True, **all_kwargs)
         out["expected"] = rendered[0]
@@ -593,6 +619,28 @@ def llama32():
     write_family("llama32", "meta-llama/Llama-3.2-3B-Instruct chat_template via ggerganov/llama.cpp models/templates @7b5e0803",
                  LLAMA32, basic_cases() + llama_tool_cases(),
                  {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "date_string": "25 Nov 2026"})
+
+
+# 2024-07-26 12:00 UTC: the same calendar day in every time zone from UTC-11 to UTC+11, so the Swift test's
+# local-time strftime agrees with the generator's wherever either runs.
+NOON_UTC = 1721995200.0
+
+
+@fixture("chat-templates-llama32-strftime")
+def llama32_strftime():
+    """Llama-3.2 without date_string: the template calls strftime_now, with transformers' clock pinned."""
+    cases = [{"name": "default_date", "messages": [USER1], "add_generation_prompt": True, "now": NOON_UTC},
+             {"name": "default_date_tools", "messages": [WEATHER_Q], "tools": [TIME_TOOL], "now": NOON_UTC + 86400 * 40}]
+    write_family("llama32-strftime", "Llama-3.2 template as in chat-templates-llama32, date from strftime_now at a "
+                 "fixed time", LLAMA32, cases, {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"})
+    doc = {"family": "strftime", "provenance": "strftime_now formats rendered by transformers at a fixed time",
+           "cases": []}
+    for i, fmt in enumerate(["%d %b %Y", "%A, %B %d %Y", "%j %U %a %b %y %m", "%%d literal"]):
+        template = "{{ strftime_now(" + repr(fmt) + ") }}"
+        case = render_case(template, {"name": f"format_{i}", "messages": [], "now": NOON_UTC}, {})
+        case["template"] = template
+        doc["cases"].append(case)
+    write_json("chat-templates/strftime.json", doc)
 
 
 @fixture("chat-templates-gemma2")
