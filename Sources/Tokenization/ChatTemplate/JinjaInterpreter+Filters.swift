@@ -28,14 +28,14 @@ extension JinjaArguments {
     /// Binds arguments to a Python-style parameter list (`names`), rejecting extra or unknown arguments.
     func bind(_ names: [String], to function: String) throws -> [JinjaValue?] {
         guard positional.count <= names.count else {
-            throw TemplateRuntimeError("\(function) takes at most \(names.count) argument(s) (\(positional.count) given)")
+            throw renderError("\(function) takes at most \(names.count) argument(s) (\(positional.count) given)")
         }
         var out: [JinjaValue?] = positional.map { Optional($0) } + Array(repeating: nil, count: names.count - positional.count)
         for (key, value) in keyword.pairs {
             guard let i = names.firstIndex(of: key) else {
-                throw TemplateRuntimeError("\(function) got an unexpected keyword argument '\(key)'")
+                throw renderError("\(function) got an unexpected keyword argument '\(key)'")
             }
-            if out[i] != nil { throw TemplateRuntimeError("\(function) got multiple values for argument '\(key)'") }
+            if out[i] != nil { throw renderError("\(function) got multiple values for argument '\(key)'") }
             out[i] = value
         }
         return out
@@ -90,20 +90,20 @@ extension JinjaInterpreter {
         switch name {
         case "abs":
             _ = try args.bind([], to: fn)
-            guard let n = PyNumber(value) else { throw TemplateRuntimeError("bad operand type for abs(): '\(value.typeName)'") }
+            guard let n = PyNumber(value) else { throw renderError("bad operand type for abs(): '\(value.typeName)'") }
             switch n {
             case .int(let i): return .int(abs(i))
             case .double(let d): return .double(abs(d))
             }
         case "attr":
             let a = try args.bind(["name"], to: fn)
-            guard case .string(let attribute)? = a[0] else { throw TemplateRuntimeError("attr filter needs a string name") }
-            if case .undefined(let why) = value { throw TemplateRuntimeError(why) }
+            guard case .string(let attribute)? = a[0] else { throw renderError("attr filter needs a string name") }
+            if case .undefined(let why) = value { throw renderError(why) }
             if case .namespace(let ns) = value { return ns.attributes[attribute] ?? .undefined("'Namespace' object has no attribute '\(attribute)'") }
             return boundMethod(value, attribute) ?? .undefined("'\(value.typeName) object' has no attribute '\(attribute)'")
         case "batch":
             let a = try args.bind(["linecount", "fill_with"], to: fn)
-            guard case .int(let n)? = a[0], n > 0 else { throw TemplateRuntimeError("batch needs a positive integer") }
+            guard case .int(let n)? = a[0], n > 0 else { throw renderError("batch needs a positive integer") }
             var rows: [JinjaValue] = []
             var row: [JinjaValue] = []
             for item in try iterate(value) {
@@ -131,13 +131,13 @@ extension JinjaInterpreter {
             return value
         case "dictsort":
             let a = try args.bind(["case_sensitive", "by", "reverse"], to: fn)
-            guard case .dict(let d) = value else { throw TemplateRuntimeError("dictsort needs a mapping, got '\(value.typeName)'") }
+            guard case .dict(let d) = value else { throw renderError("dictsort needs a mapping, got '\(value.typeName)'") }
             let caseSensitive = a[0]?.isTruthy ?? false
             let byValue: Bool
             switch a[1] ?? .string("key") {
             case .string("key"): byValue = false
             case .string("value"): byValue = true
-            default: throw TemplateRuntimeError("You can only sort by either 'key' or 'value'")
+            default: throw renderError("You can only sort by either 'key' or 'value'")
             }
             let reverse = a[2]?.isTruthy ?? false
             let sorted = try stableSorted(d.pairs) { x, y in
@@ -154,16 +154,16 @@ extension JinjaInterpreter {
             return try iterate(value).first ?? .undefined("No first item, sequence was empty.")
         case "last":
             _ = try args.bind([], to: fn)
-            if case .undefined(let why) = value { throw TemplateRuntimeError(why) }
-            if case .generator = value { throw TemplateRuntimeError("'generator' object is not reversible") }
+            if case .undefined(let why) = value { throw renderError(why) }
+            if case .generator = value { throw renderError("'generator' object is not reversible") }
             return try iterate(value).last ?? .undefined("No last item, sequence was empty.")
         case "float":
             let a = try args.bind(["default"], to: fn)
-            if case .undefined(let why) = value { throw TemplateRuntimeError(why) }
+            if case .undefined(let why) = value { throw renderError(why) }
             return pyFloat(value) ?? a[0] ?? .double(0)
         case "format":
             if !args.keyword.isEmpty {
-                throw TemplateRuntimeError("the format filter with keyword arguments is not supported by Whittle's template engine")
+                throw renderError("the format filter with keyword arguments is not supported by Whittle's template engine")
             }
             return .string(try percentFormat(value.pythonStr, .tuple(args.positional)))
         case "indent":
@@ -175,20 +175,20 @@ extension JinjaInterpreter {
             }
             // jinja2 appends "\n" to the value itself, so only strings work.
             guard case .string(let text) = value else {
-                if case .undefined(let why) = value { throw TemplateRuntimeError(why) }
-                throw TemplateRuntimeError("unsupported operand type(s) for +=: '\(value.typeName)' and 'str'")
+                if case .undefined(let why) = value { throw renderError(why) }
+                throw renderError("unsupported operand type(s) for +=: '\(value.typeName)' and 'str'")
             }
             return .string(pyIndent(text, indentation, first: a[1]?.isTruthy ?? false, blank: a[2]?.isTruthy ?? false))
         case "int":
             let a = try args.bind(["default", "base"], to: fn)
-            if case .undefined(let why) = value { throw TemplateRuntimeError(why) }
+            if case .undefined(let why) = value { throw renderError(why) }
             var base = 10
             if let b = a[1], case .int(let i) = b { base = i }
             return pyInt(value, base: base) ?? a[0] ?? .int(0)
         case "items":
             _ = try args.bind([], to: fn)
             if value.isUndefined { return .generator([], "do_items") }
-            guard case .dict(let d) = value else { throw TemplateRuntimeError("Can only get item pairs from a mapping.") }
+            guard case .dict(let d) = value else { throw renderError("Can only get item pairs from a mapping.") }
             return .generator(d.pairs.map { .tuple([.string($0.0), $0.1]) }, "do_items")
         case "join":
             let a = try args.bind(["d", "attribute"], to: fn)
@@ -208,7 +208,7 @@ extension JinjaInterpreter {
             let items = try iterate(value)
             if args.positional.isEmpty, let attribute = args.keyword["attribute"] {
                 let extra = args.keyword.keys.filter { $0 != "attribute" && $0 != "default" }
-                if let bad = extra.first { throw TemplateRuntimeError("Unexpected keyword argument '\(bad)'") }
+                if let bad = extra.first { throw renderError("Unexpected keyword argument '\(bad)'") }
                 let defaultValue = args.keyword["default"]
                 return .generator(try items.map { item in
                     let v = try attributePath(item, attribute)
@@ -217,9 +217,9 @@ extension JinjaInterpreter {
                 }, "sync_do_map")
             }
             guard case .string(let filterName)? = args.positional.first else {
-                throw TemplateRuntimeError("map requires a filter name or attribute=")
+                throw renderError("map requires a filter name or attribute=")
             }
-            guard supportedFilters.contains(filterName) else { throw TemplateRuntimeError("No filter named '\(filterName)'.") }
+            guard supportedFilters.contains(filterName) else { throw renderError("No filter named '\(filterName)'.") }
             let rest = JinjaArguments(Array(args.positional.dropFirst()), keyword: args.keyword)
             return .generator(try items.map { try filter(filterName, $0, rest) }, "sync_do_map")
         case "max", "min":
@@ -244,13 +244,13 @@ extension JinjaInterpreter {
             var positional = args.positional
             var attribute: JinjaValue?
             if byAttribute {
-                guard !positional.isEmpty else { throw TemplateRuntimeError("\(name) needs an attribute name") }
+                guard !positional.isEmpty else { throw renderError("\(name) needs an attribute name") }
                 attribute = positional.removeFirst()
             }
             var testName: String?
             if !positional.isEmpty {
-                guard case .string(let t) = positional.removeFirst() else { throw TemplateRuntimeError("\(name) needs a test name") }
-                guard supportedTests.contains(t) else { throw TemplateRuntimeError("No test named '\(t)'.") }
+                guard case .string(let t) = positional.removeFirst() else { throw renderError("\(name) needs a test name") }
+                guard supportedTests.contains(t) else { throw renderError("No test named '\(t)'.") }
                 testName = t
             }
             let testArgs = JinjaArguments(positional, keyword: args.keyword)
@@ -261,7 +261,7 @@ extension JinjaInterpreter {
             }, "select_or_reject")
         case "replace":
             let a = try args.bind(["old", "new", "count"], to: fn)
-            guard let old = a[0], let new = a[1] else { throw TemplateRuntimeError("replace needs 'old' and 'new'") }
+            guard let old = a[0], let new = a[1] else { throw renderError("replace needs 'old' and 'new'") }
             var count = -1
             if let c = a[2], !c.isNone, case .int(let i) = c { count = i }
             return .string(pyReplace(value.pythonStr, old.pythonStr, new.pythonStr, count: count))
@@ -277,7 +277,7 @@ extension JinjaInterpreter {
             var precision = 0
             if let p = a[0], case .int(let i) = p { precision = i }
             let method = a[1]?.pythonStr ?? "common"
-            guard let n = PyNumber(value) else { throw TemplateRuntimeError("type \(value.typeName) doesn't define __round__ method") }
+            guard let n = PyNumber(value) else { throw renderError("type \(value.typeName) doesn't define __round__ method") }
             switch method {
             case "common":
                 if case .int(let i) = n, precision >= 0 { return .int(i) }
@@ -287,7 +287,7 @@ extension JinjaInterpreter {
                 let scaled = n.double * scale
                 return .double((method == "floor" ? scaled.rounded(.down) : scaled.rounded(.up)) / scale)
             default:
-                throw TemplateRuntimeError("method must be common, ceil or floor")
+                throw renderError("method must be common, ceil or floor")
             }
         case "safe", "string":
             _ = try args.bind([], to: fn)
@@ -315,14 +315,14 @@ extension JinjaInterpreter {
             case nil, .some(JinjaValue.none): indent = nil
             case .some(.string(let s)): indent = s
             case .some(let other):
-                guard let n = PyNumber(other), case .int(let i) = n else { throw TemplateRuntimeError("tojson indent must be an int or string") }
+                guard let n = PyNumber(other), case .int(let i) = n else { throw renderError("tojson indent must be an int or string") }
                 indent = String(repeating: " ", count: max(0, i))
             }
             var separators: (String, String)?
             if let s = a[2], !s.isNone {
                 let parts = try iterate(s)
                 guard parts.count == 2, case .string(let item) = parts[0], case .string(let key) = parts[1] else {
-                    throw TemplateRuntimeError("tojson separators must be a pair of strings")
+                    throw renderError("tojson separators must be a pair of strings")
                 }
                 separators = (item, key)
             }
@@ -357,9 +357,9 @@ extension JinjaInterpreter {
             return .int(count)
         default:
             if unsupportedJinjaFilters.contains(name) {
-                throw TemplateRuntimeError("the '\(name)' filter is not supported by Whittle's template engine")
+                throw renderError("the '\(name)' filter is not supported by Whittle's template engine")
             }
-            throw TemplateRuntimeError("No filter named '\(name)'.")
+            throw renderError("No filter named '\(name)'.")
         }
     }
 
@@ -368,7 +368,7 @@ extension JinjaInterpreter {
     func test(_ name: String, _ value: JinjaValue, _ args: JinjaArguments) throws -> Bool {
         func arg() throws -> JinjaValue {
             guard let v = args.positional.first ?? args.keyword.values.first else {
-                throw TemplateRuntimeError("test '\(name)' needs an argument")
+                throw renderError("test '\(name)' needs an argument")
             }
             return v
         }
@@ -430,7 +430,7 @@ extension JinjaInterpreter {
             if case .string(let t) = value { return supportedTests.contains(t) }
             return false
         default:
-            throw TemplateRuntimeError("No test named '\(name)'.")
+            throw renderError("No test named '\(name)'.")
         }
     }
 }
@@ -444,7 +444,7 @@ func pyLen(_ value: JinjaValue) throws -> Int {
     case .dict(let d): return d.count
     case .view(let v): return v.items.count
     case .undefined: return 0
-    default: throw TemplateRuntimeError("object of type '\(value.typeName)' has no len()")
+    default: throw renderError("object of type '\(value.typeName)' has no len()")
     }
 }
 

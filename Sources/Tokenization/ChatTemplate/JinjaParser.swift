@@ -503,7 +503,6 @@ struct JinjaParser {
         var parts: [JinjaExpr] = []
         var result: JinjaExpr?
         repeat {
-            if !parts.isEmpty || result != nil { /* after comma */ }
             if isOp(":") || isSliceAhead() {
                 var start: JinjaExpr?
                 if !isOp(":") { start = try parseExpression() }

@@ -216,7 +216,7 @@ extension JinjaValue {
             }
             return wrap("{", parts, "}", options, level)
         case .undefined, .namespace, .callable, .generator, .view:
-            throw TemplateRuntimeError("Object of type \(typeName) is not JSON serializable")
+            throw renderError("Object of type \(typeName) is not JSON serializable")
         }
     }
 }
