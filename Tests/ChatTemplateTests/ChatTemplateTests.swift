@@ -137,16 +137,16 @@ struct ErrorMessageTests {
 struct InputTests {
     @Test("JSON integers beyond 64 bits are refused, not rounded to floats")
     func bigIntegers() {
-        #expect(throws: JSONParseError.self) { try JinjaValue.parseJSON("[12345678901234567890]") }
+        #expect(throws: JinjaJSONError.self) { try JinjaValue.parseJSON("[12345678901234567890]") }
         #expect((try? JinjaValue.parseJSON("[9223372036854775807, -0, 1E2]")) == .list([.int(Int.max), .int(0), .double(100)]))
     }
 
     @Test("malformed JSON names line and column")
     func badJSON() {
-        #expect(throws: JSONParseError.self) { try JinjaValue.parseJSON("{\n  \"a\": [1,]\n}") }
+        #expect(throws: JinjaJSONError.self) { try JinjaValue.parseJSON("{\n  \"a\": [1,]\n}") }
         do {
             _ = try JinjaValue.parseJSON("{\n  \"a\": [1,]\n}")
-        } catch let e as JSONParseError {
+        } catch let e as JinjaJSONError {
             #expect(e.line == 2, "\(e)")
         } catch {
             Issue.record("wrong error \(error)")

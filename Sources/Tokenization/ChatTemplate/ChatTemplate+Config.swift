@@ -81,7 +81,7 @@ public struct ChatTemplateConfig: Sendable {
         let config: JinjaValue
         do {
             config = try JinjaValue.parseJSON(text)
-        } catch let e as JSONParseError {
+        } catch let e as JinjaJSONError {
             throw ChatTemplateError(.input, "\(configURL.path): \(e.description)")
         }
         let jinjaURL = folder.appendingPathComponent("chat_template.jinja")
@@ -131,7 +131,7 @@ public struct ChatRequest: Sendable {
         let value: JinjaValue
         do {
             value = try JinjaValue.parseJSON(text)
-        } catch let e as JSONParseError {
+        } catch let e as JinjaJSONError {
             throw ChatTemplateError(.input, e.description)
         }
         switch value {

@@ -90,8 +90,8 @@ enum JinjaValidator {
     }
 
     private static func checkFilter(_ name: String, _ line: Int) throws {
-        if supportedFilters.contains(name) { return }
-        if unsupportedJinjaFilters.contains(name) {
+        if jinjaSupportedFilters.contains(name) { return }
+        if jinjaUnsupportedFilters.contains(name) {
             throw ChatTemplateError(.syntax, "the '\(name)' filter is not supported by Whittle's template engine", line: line)
         }
         throw ChatTemplateError(.syntax, "no filter named '\(name)'", line: line)
@@ -152,7 +152,7 @@ enum JinjaValidator {
             try validate(b)
             try validate(args)
         case .test(let b, let name, let args, _, let line):
-            guard supportedTests.contains(name) else { throw ChatTemplateError(.syntax, "no test named '\(name)'", line: line) }
+            guard jinjaSupportedTests.contains(name) else { throw ChatTemplateError(.syntax, "no test named '\(name)'", line: line) }
             try validate(b)
             try validate(args)
         case .unary(_, let e, _), .not(let e): try validate(e)

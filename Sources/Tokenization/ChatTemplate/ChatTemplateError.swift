@@ -34,4 +34,4 @@ public struct ChatTemplateError: Error, CustomStringConvertible, Sendable, Equat
 }
 
 /// A render-time failure whose line is filled in by the statement that catches it.
-func renderError(_ message: String) -> ChatTemplateError { ChatTemplateError(.render, message) }
+func jinjaRenderError(_ message: String) -> ChatTemplateError { ChatTemplateError(.render, message) }

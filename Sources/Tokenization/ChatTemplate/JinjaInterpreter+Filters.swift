@@ -4,7 +4,7 @@
 import Foundation
 
 /// Filters Whittle implements. The parser rejects any other name at parse time, as jinja2 does at compile time.
-let supportedFilters: Set<String> = [
+let jinjaSupportedFilters: Set<String> = [
     "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first",
     "float", "forceescape", "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max",
     "min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort", "string",
@@ -12,12 +12,12 @@ let supportedFilters: Set<String> = [
 ]
 
 /// jinja2 builtin filters Whittle does not implement: named in the error so the user knows it is a gap, not a typo.
-let unsupportedJinjaFilters: Set<String> = [
+let jinjaUnsupportedFilters: Set<String> = [
     "filesizeformat", "groupby", "pprint", "random", "slice", "striptags", "truncate", "urlencode", "urlize",
     "wordwrap", "xmlattr",
 ]
 
-let supportedTests: Set<String> = [
+let jinjaSupportedTests: Set<String> = [
     "boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even", "false", "filter", "float",
     "ge", "gt", "greaterthan", "in", "integer", "iterable", "le", "lessthan", "lower", "lt", "mapping", "ne", "none",
     "number", "odd", "sameas", "sequence", "string", "test", "true", "undefined", "upper",
@@ -28,14 +28,14 @@ extension JinjaArguments {
     /// Binds arguments to a Python-style parameter list (`names`), rejecting extra or unknown arguments.
     func bind(_ names: [String], to function: String) throws -> [JinjaValue?] {
         guard positional.count <= names.count else {
-            throw renderError("\(function) takes at most \(names.count) argument(s) (\(positional.count) given)")
+            throw jinjaRenderError("\(function) takes at most \(names.count) argument(s) (\(positional.count) given)")
         }
         var out: [JinjaValue?] = positional.map { Optional($0) } + Array(repeating: nil, count: names.count - positional.count)
         for (key, value) in keyword.pairs {
             guard let i = names.firstIndex(of: key) else {
-                throw renderError("\(function) got an unexpected keyword argument '\(key)'")
+                throw jinjaRenderError("\(function) got an unexpected keyword argument '\(key)'")
             }
-            if out[i] != nil { throw renderError("\(function) got multiple values for argument '\(key)'") }
+            if out[i] != nil { throw jinjaRenderError("\(function) got multiple values for argument '\(key)'") }
             out[i] = value
         }
         return out
@@ -43,11 +43,11 @@ extension JinjaArguments {
 }
 
 /// A stable merge sort whose comparison may throw (Python's `sorted` is stable and raises on unorderable items).
-func stableSorted<T>(_ items: [T], by less: (T, T) throws -> Bool) throws -> [T] {
+func jinjaStableSorted<T>(_ items: [T], by less: (T, T) throws -> Bool) throws -> [T] {
     if items.count < 2 { return items }
     let mid = items.count / 2
-    let left = try stableSorted(Array(items[..<mid]), by: less)
-    let right = try stableSorted(Array(items[mid...]), by: less)
+    let left = try jinjaStableSorted(Array(items[..<mid]), by: less)
+    let right = try jinjaStableSorted(Array(items[mid...]), by: less)
     var out: [T] = []
     out.reserveCapacity(items.count)
     var i = 0
@@ -90,20 +90,20 @@ extension JinjaInterpreter {
         switch name {
         case "abs":
             _ = try args.bind([], to: fn)
-            guard let n = PyNumber(value) else { throw renderError("bad operand type for abs(): '\(value.typeName)'") }
+            guard let n = PyNumber(value) else { throw jinjaRenderError("bad operand type for abs(): '\(value.typeName)'") }
             switch n {
             case .int(let i): return .int(abs(i))
             case .double(let d): return .double(abs(d))
             }
         case "attr":
             let a = try args.bind(["name"], to: fn)
-            guard case .string(let attribute)? = a[0] else { throw renderError("attr filter needs a string name") }
-            if case .undefined(let why) = value { throw renderError(why) }
+            guard case .string(let attribute)? = a[0] else { throw jinjaRenderError("attr filter needs a string name") }
+            if case .undefined(let why) = value { throw jinjaRenderError(why) }
             if case .namespace(let ns) = value { return ns.attributes[attribute] ?? .undefined("'Namespace' object has no attribute '\(attribute)'") }
             return boundMethod(value, attribute) ?? .undefined("'\(value.typeName) object' has no attribute '\(attribute)'")
         case "batch":
             let a = try args.bind(["linecount", "fill_with"], to: fn)
-            guard case .int(let n)? = a[0], n > 0 else { throw renderError("batch needs a positive integer") }
+            guard case .int(let n)? = a[0], n > 0 else { throw jinjaRenderError("batch needs a positive integer") }
             var rows: [JinjaValue] = []
             var row: [JinjaValue] = []
             for item in try iterate(value) {
@@ -131,16 +131,16 @@ extension JinjaInterpreter {
             return value
         case "dictsort":
             let a = try args.bind(["case_sensitive", "by", "reverse"], to: fn)
-            guard case .dict(let d) = value else { throw renderError("dictsort needs a mapping, got '\(value.typeName)'") }
+            guard case .dict(let d) = value else { throw jinjaRenderError("dictsort needs a mapping, got '\(value.typeName)'") }
             let caseSensitive = a[0]?.isTruthy ?? false
             let byValue: Bool
             switch a[1] ?? .string("key") {
             case .string("key"): byValue = false
             case .string("value"): byValue = true
-            default: throw renderError("You can only sort by either 'key' or 'value'")
+            default: throw jinjaRenderError("You can only sort by either 'key' or 'value'")
             }
             let reverse = a[2]?.isTruthy ?? false
-            let sorted = try stableSorted(d.pairs) { x, y in
+            let sorted = try jinjaStableSorted(d.pairs) { x, y in
                 let kx = ignoreCase(byValue ? x.1 : .string(x.0), caseSensitive)
                 let ky = ignoreCase(byValue ? y.1 : .string(y.0), caseSensitive)
                 return reverse ? try pyLess(ky, kx) : try pyLess(kx, ky)
@@ -148,22 +148,22 @@ extension JinjaInterpreter {
             return .list(sorted.map { .tuple([.string($0.0), $0.1]) })
         case "e", "escape", "forceescape":
             _ = try args.bind([], to: fn)
-            return .string(htmlEscape(value.pythonStr))
+            return .string(jinjaHTMLEscape(value.pythonStr))
         case "first":
             _ = try args.bind([], to: fn)
             return try iterate(value).first ?? .undefined("No first item, sequence was empty.")
         case "last":
             _ = try args.bind([], to: fn)
-            if case .undefined(let why) = value { throw renderError(why) }
-            if case .generator = value { throw renderError("'generator' object is not reversible") }
+            if case .undefined(let why) = value { throw jinjaRenderError(why) }
+            if case .generator = value { throw jinjaRenderError("'generator' object is not reversible") }
             return try iterate(value).last ?? .undefined("No last item, sequence was empty.")
         case "float":
             let a = try args.bind(["default"], to: fn)
-            if case .undefined(let why) = value { throw renderError(why) }
+            if case .undefined(let why) = value { throw jinjaRenderError(why) }
             return pyFloat(value) ?? a[0] ?? .double(0)
         case "format":
             if !args.keyword.isEmpty {
-                throw renderError("the format filter with keyword arguments is not supported by Whittle's template engine")
+                throw jinjaRenderError("the format filter with keyword arguments is not supported by Whittle's template engine")
             }
             return .string(try percentFormat(value.pythonStr, .tuple(args.positional)))
         case "indent":
@@ -175,20 +175,20 @@ extension JinjaInterpreter {
             }
             // jinja2 appends "\n" to the value itself, so only strings work.
             guard case .string(let text) = value else {
-                if case .undefined(let why) = value { throw renderError(why) }
-                throw renderError("unsupported operand type(s) for +=: '\(value.typeName)' and 'str'")
+                if case .undefined(let why) = value { throw jinjaRenderError(why) }
+                throw jinjaRenderError("unsupported operand type(s) for +=: '\(value.typeName)' and 'str'")
             }
             return .string(pyIndent(text, indentation, first: a[1]?.isTruthy ?? false, blank: a[2]?.isTruthy ?? false))
         case "int":
             let a = try args.bind(["default", "base"], to: fn)
-            if case .undefined(let why) = value { throw renderError(why) }
+            if case .undefined(let why) = value { throw jinjaRenderError(why) }
             var base = 10
             if let b = a[1], case .int(let i) = b { base = i }
             return pyInt(value, base: base) ?? a[0] ?? .int(0)
         case "items":
             _ = try args.bind([], to: fn)
             if value.isUndefined { return .generator([], "do_items") }
-            guard case .dict(let d) = value else { throw renderError("Can only get item pairs from a mapping.") }
+            guard case .dict(let d) = value else { throw jinjaRenderError("Can only get item pairs from a mapping.") }
             return .generator(d.pairs.map { .tuple([.string($0.0), $0.1]) }, "do_items")
         case "join":
             let a = try args.bind(["d", "attribute"], to: fn)
@@ -208,7 +208,7 @@ extension JinjaInterpreter {
             let items = try iterate(value)
             if args.positional.isEmpty, let attribute = args.keyword["attribute"] {
                 let extra = args.keyword.keys.filter { $0 != "attribute" && $0 != "default" }
-                if let bad = extra.first { throw renderError("Unexpected keyword argument '\(bad)'") }
+                if let bad = extra.first { throw jinjaRenderError("Unexpected keyword argument '\(bad)'") }
                 let defaultValue = args.keyword["default"]
                 return .generator(try items.map { item in
                     let v = try attributePath(item, attribute)
@@ -217,9 +217,9 @@ extension JinjaInterpreter {
                 }, "sync_do_map")
             }
             guard case .string(let filterName)? = args.positional.first else {
-                throw renderError("map requires a filter name or attribute=")
+                throw jinjaRenderError("map requires a filter name or attribute=")
             }
-            guard supportedFilters.contains(filterName) else { throw renderError("No filter named '\(filterName)'.") }
+            guard jinjaSupportedFilters.contains(filterName) else { throw jinjaRenderError("No filter named '\(filterName)'.") }
             let rest = JinjaArguments(Array(args.positional.dropFirst()), keyword: args.keyword)
             return .generator(try items.map { try filter(filterName, $0, rest) }, "sync_do_map")
         case "max", "min":
@@ -244,13 +244,13 @@ extension JinjaInterpreter {
             var positional = args.positional
             var attribute: JinjaValue?
             if byAttribute {
-                guard !positional.isEmpty else { throw renderError("\(name) needs an attribute name") }
+                guard !positional.isEmpty else { throw jinjaRenderError("\(name) needs an attribute name") }
                 attribute = positional.removeFirst()
             }
             var testName: String?
             if !positional.isEmpty {
-                guard case .string(let t) = positional.removeFirst() else { throw renderError("\(name) needs a test name") }
-                guard supportedTests.contains(t) else { throw renderError("No test named '\(t)'.") }
+                guard case .string(let t) = positional.removeFirst() else { throw jinjaRenderError("\(name) needs a test name") }
+                guard jinjaSupportedTests.contains(t) else { throw jinjaRenderError("No test named '\(t)'.") }
                 testName = t
             }
             let testArgs = JinjaArguments(positional, keyword: args.keyword)
@@ -261,7 +261,7 @@ extension JinjaInterpreter {
             }, "select_or_reject")
         case "replace":
             let a = try args.bind(["old", "new", "count"], to: fn)
-            guard let old = a[0], let new = a[1] else { throw renderError("replace needs 'old' and 'new'") }
+            guard let old = a[0], let new = a[1] else { throw jinjaRenderError("replace needs 'old' and 'new'") }
             var count = -1
             if let c = a[2], !c.isNone, case .int(let i) = c { count = i }
             return .string(pyReplace(value.pythonStr, old.pythonStr, new.pythonStr, count: count))
@@ -277,7 +277,7 @@ extension JinjaInterpreter {
             var precision = 0
             if let p = a[0], case .int(let i) = p { precision = i }
             let method = a[1]?.pythonStr ?? "common"
-            guard let n = PyNumber(value) else { throw renderError("type \(value.typeName) doesn't define __round__ method") }
+            guard let n = PyNumber(value) else { throw jinjaRenderError("type \(value.typeName) doesn't define __round__ method") }
             switch method {
             case "common":
                 if case .int(let i) = n, precision >= 0 { return .int(i) }
@@ -287,7 +287,7 @@ extension JinjaInterpreter {
                 let scaled = n.double * scale
                 return .double((method == "floor" ? scaled.rounded(.down) : scaled.rounded(.up)) / scale)
             default:
-                throw renderError("method must be common, ceil or floor")
+                throw jinjaRenderError("method must be common, ceil or floor")
             }
         case "safe", "string":
             _ = try args.bind([], to: fn)
@@ -298,7 +298,7 @@ extension JinjaInterpreter {
             let caseSensitive = a[1]?.isTruthy ?? false
             let items = try iterate(value)
             let keyed = try items.map { (ignoreCase(try attributePath($0, a[2]), caseSensitive), $0) }
-            let sorted = try stableSorted(keyed) { x, y in reverse ? try pyLess(y.0, x.0) : try pyLess(x.0, y.0) }
+            let sorted = try jinjaStableSorted(keyed) { x, y in reverse ? try pyLess(y.0, x.0) : try pyLess(x.0, y.0) }
             return .list(sorted.map(\.1))
         case "sum":
             let a = try args.bind(["attribute", "start"], to: fn)
@@ -315,18 +315,18 @@ extension JinjaInterpreter {
             case nil, .some(JinjaValue.none): indent = nil
             case .some(.string(let s)): indent = s
             case .some(let other):
-                guard let n = PyNumber(other), case .int(let i) = n else { throw renderError("tojson indent must be an int or string") }
+                guard let n = PyNumber(other), case .int(let i) = n else { throw jinjaRenderError("tojson indent must be an int or string") }
                 indent = String(repeating: " ", count: max(0, i))
             }
             var separators: (String, String)?
             if let s = a[2], !s.isNone {
                 let parts = try iterate(s)
                 guard parts.count == 2, case .string(let item) = parts[0], case .string(let key) = parts[1] else {
-                    throw renderError("tojson separators must be a pair of strings")
+                    throw jinjaRenderError("tojson separators must be a pair of strings")
                 }
                 separators = (item, key)
             }
-            let options = JSONDumpOptions(indent: indent, separators: separators, sortKeys: a[3]?.isTruthy ?? false,
+            let options = JinjaJSONOptions(indent: indent, separators: separators, sortKeys: a[3]?.isTruthy ?? false,
                                           ensureASCII: a[0]?.isTruthy ?? false)
             return .string(try value.pythonJSON(options))
         case "trim":
@@ -356,10 +356,10 @@ extension JinjaInterpreter {
             }
             return .int(count)
         default:
-            if unsupportedJinjaFilters.contains(name) {
-                throw renderError("the '\(name)' filter is not supported by Whittle's template engine")
+            if jinjaUnsupportedFilters.contains(name) {
+                throw jinjaRenderError("the '\(name)' filter is not supported by Whittle's template engine")
             }
-            throw renderError("No filter named '\(name)'.")
+            throw jinjaRenderError("No filter named '\(name)'.")
         }
     }
 
@@ -368,7 +368,7 @@ extension JinjaInterpreter {
     func test(_ name: String, _ value: JinjaValue, _ args: JinjaArguments) throws -> Bool {
         func arg() throws -> JinjaValue {
             guard let v = args.positional.first ?? args.keyword.values.first else {
-                throw renderError("test '\(name)' needs an argument")
+                throw jinjaRenderError("test '\(name)' needs an argument")
             }
             return v
         }
@@ -424,13 +424,13 @@ extension JinjaInterpreter {
             let s = value.pythonStr
             return s.uppercased() == s && s.unicodeScalars.contains { $0.properties.isCased }
         case "filter":
-            if case .string(let f) = value { return supportedFilters.contains(f) }
+            if case .string(let f) = value { return jinjaSupportedFilters.contains(f) }
             return false
         case "test":
-            if case .string(let t) = value { return supportedTests.contains(t) }
+            if case .string(let t) = value { return jinjaSupportedTests.contains(t) }
             return false
         default:
-            throw renderError("No test named '\(name)'.")
+            throw jinjaRenderError("No test named '\(name)'.")
         }
     }
 }
@@ -444,11 +444,11 @@ func pyLen(_ value: JinjaValue) throws -> Int {
     case .dict(let d): return d.count
     case .view(let v): return v.items.count
     case .undefined: return 0
-    default: throw renderError("object of type '\(value.typeName)' has no len()")
+    default: throw jinjaRenderError("object of type '\(value.typeName)' has no len()")
     }
 }
 
-func htmlEscape(_ s: String) -> String {
+func jinjaHTMLEscape(_ s: String) -> String {
     var out = ""
     for c in s.unicodeScalars {
         switch c {

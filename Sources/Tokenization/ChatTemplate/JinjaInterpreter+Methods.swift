@@ -13,7 +13,7 @@ extension JinjaInterpreter {
     }
 
     private func unsafe(_ name: String, _ type: String) -> JinjaValue {
-        method(name) { _ in throw renderError("access to attribute '\(name)' of '\(type)' object is unsafe.") }
+        method(name) { _ in throw jinjaRenderError("access to attribute '\(name)' of '\(type)' object is unsafe.") }
     }
 
     /// The bound method `value.name`, or nil if the type has no such method.
@@ -55,7 +55,7 @@ extension JinjaInterpreter {
                 return method(name) { a in
                     let b = try a.bind(["value"], to: "index")
                     guard let i = items.firstIndex(where: { pyEquals($0, b[0] ?? .none) }) else {
-                        throw renderError("\((b[0] ?? .none).pythonRepr) is not in list")
+                        throw jinjaRenderError("\((b[0] ?? .none).pythonRepr) is not in list")
                     }
                     return .int(i)
                 }
@@ -78,7 +78,7 @@ extension JinjaInterpreter {
     private func stringMethod(_ s: String, _ name: String) -> JinjaValue? {
         func stringArg(_ v: JinjaValue?, _ what: String) throws -> String? {
             guard let v, !v.isNone else { return nil }
-            guard case .string(let t) = v else { throw renderError("\(what) arg must be None or str") }
+            guard case .string(let t) = v else { throw jinjaRenderError("\(what) arg must be None or str") }
             return t
         }
         func affix(_ suffix: Bool) -> JinjaValue {
@@ -93,11 +93,11 @@ extension JinjaInterpreter {
                 switch b[0] {
                 case .some(.tuple(let items)), .some(.list(let items)): candidates = items
                 case .some(let v): candidates = [v]
-                case nil: throw renderError("str.\(name) needs an argument")
+                case nil: throw jinjaRenderError("str.\(name) needs an argument")
                 }
                 for c in candidates {
                     guard case .string(let p) = c else {
-                        throw renderError("\(name) first arg must be str or a tuple of str, not \(c.typeName)")
+                        throw jinjaRenderError("\(name) first arg must be str or a tuple of str, not \(c.typeName)")
                     }
                     let hit = suffix ? text.unicodeScalars.reversed().starts(with: p.unicodeScalars.reversed())
                         : text.unicodeScalars.starts(with: p.unicodeScalars)
@@ -139,7 +139,7 @@ extension JinjaInterpreter {
             return method(name) { a in
                 let b = try a.bind(["old", "new", "count"], to: "str.replace")
                 guard case .string(let old)? = b[0], case .string(let new)? = b[1] else {
-                    throw renderError("replace() arguments must be str")
+                    throw jinjaRenderError("replace() arguments must be str")
                 }
                 var count = -1
                 if let c = b[2], case .int(let i) = c { count = i }
@@ -151,7 +151,7 @@ extension JinjaInterpreter {
                 let parts = try self.iterate(b[0] ?? .none)
                 return .string(try parts.map { p -> String in
                     guard case .string(let t) = p else {
-                        throw renderError("sequence item: expected str instance, \(p.typeName) found")
+                        throw jinjaRenderError("sequence item: expected str instance, \(p.typeName) found")
                     }
                     return t
                 }.joined(separator: s))
@@ -159,9 +159,9 @@ extension JinjaInterpreter {
         case "find", "rfind", "index", "rindex", "count":
             return method(name) { a in
                 let b = try a.bind(["sub", "start", "end"], to: "str.\(name)")
-                guard case .string(let sub)? = b[0] else { throw renderError("must be str") }
+                guard case .string(let sub)? = b[0] else { throw jinjaRenderError("must be str") }
                 if b[1] != nil || b[2] != nil {
-                    throw renderError("str.\(name) with start/end is not supported by Whittle's template engine")
+                    throw jinjaRenderError("str.\(name) with start/end is not supported by Whittle's template engine")
                 }
                 let hay = Array(s.unicodeScalars)
                 let needle = Array(sub.unicodeScalars)
@@ -177,7 +177,7 @@ extension JinjaInterpreter {
                 if name == "count" { return .int(hits.count) }
                 let found = name.hasPrefix("r") ? hits.last : hits.first
                 if let found { return .int(found) }
-                if name.hasSuffix("index") { throw renderError("substring not found") }
+                if name.hasSuffix("index") { throw jinjaRenderError("substring not found") }
                 return .int(-1)
             }
         case "isdigit", "isnumeric", "isdecimal":
@@ -199,7 +199,7 @@ extension JinjaInterpreter {
         case "removeprefix", "removesuffix":
             return method(name) { a in
                 let b = try a.bind(["affix"], to: "str.\(name)")
-                guard case .string(let p)? = b[0] else { throw renderError("\(name) arg must be str") }
+                guard case .string(let p)? = b[0] else { throw jinjaRenderError("\(name) arg must be str") }
                 if name == "removeprefix", s.unicodeScalars.starts(with: p.unicodeScalars) {
                     return .string(String(String.UnicodeScalarView(s.unicodeScalars.dropFirst(p.unicodeScalars.count))))
                 }
@@ -211,13 +211,13 @@ extension JinjaInterpreter {
         case "center":
             return method(name) { a in
                 let b = try a.bind(["width"], to: "str.center")
-                guard case .int(let w)? = b[0] else { throw renderError("center needs an int width") }
+                guard case .int(let w)? = b[0] else { throw jinjaRenderError("center needs an int width") }
                 return .string(pyCenter(s, w))
             }
         case "zfill":
             return method(name) { a in
                 let b = try a.bind(["width"], to: "str.zfill")
-                guard case .int(let w)? = b[0] else { throw renderError("zfill needs an int width") }
+                guard case .int(let w)? = b[0] else { throw jinjaRenderError("zfill needs an int width") }
                 var scalars = Array(s.unicodeScalars)
                 let pad = w - scalars.count
                 guard pad > 0 else { return .string(s) }
@@ -240,7 +240,7 @@ extension JinjaInterpreter {
         var limit = maxsplit < 0 ? Int.max : maxsplit
         if let sep {
             var pattern = Array(sep.unicodeScalars)
-            guard !pattern.isEmpty else { throw renderError("empty separator") }
+            guard !pattern.isEmpty else { throw jinjaRenderError("empty separator") }
             if fromRight { pattern.reverse() }
             var current: [Unicode.Scalar] = []
             var i = 0
@@ -285,7 +285,7 @@ extension JinjaInterpreter {
         var chars = Array(format.unicodeScalars)[...]
         while let c = chars.popFirst() {
             if c == "}" {
-                guard chars.first == "}" else { throw renderError("Single '}' encountered in format string") }
+                guard chars.first == "}" else { throw jinjaRenderError("Single '}' encountered in format string") }
                 chars.removeFirst()
                 out += "}"
                 continue
@@ -295,18 +295,18 @@ extension JinjaInterpreter {
             var field = ""
             while let f = chars.popFirst(), f != "}" { field.unicodeScalars.append(f) }
             if field.contains(":") || field.contains("!") || field.contains(".") || field.contains("[") {
-                throw renderError("format field '{\(field)}' is not supported by Whittle's template engine")
+                throw jinjaRenderError("format field '{\(field)}' is not supported by Whittle's template engine")
             }
             let value: JinjaValue
             if field.isEmpty {
-                guard autoIndex < args.positional.count else { throw renderError("Replacement index \(autoIndex) out of range for positional args tuple") }
+                guard autoIndex < args.positional.count else { throw jinjaRenderError("Replacement index \(autoIndex) out of range for positional args tuple") }
                 value = args.positional[autoIndex]
                 autoIndex += 1
             } else if let i = Int(field) {
-                guard i < args.positional.count else { throw renderError("Replacement index \(i) out of range for positional args tuple") }
+                guard i < args.positional.count else { throw jinjaRenderError("Replacement index \(i) out of range for positional args tuple") }
                 value = args.positional[i]
             } else {
-                guard let v = args.keyword[field] else { throw renderError("KeyError: '\(field)'") }
+                guard let v = args.keyword[field] else { throw jinjaRenderError("KeyError: '\(field)'") }
                 value = v
             }
             out += value.pythonStr
@@ -328,14 +328,14 @@ extension JinjaInterpreter {
         })
         globals["strftime_now"] = .callable(JinjaCallable(name: "strftime_now") { a in
             let b = try a.bind(["format"], to: "strftime_now")
-            guard case .string(let format)? = b[0] else { throw renderError("strftime_now needs a format string") }
+            guard case .string(let format)? = b[0] else { throw jinjaRenderError("strftime_now needs a format string") }
             return .string(strftime(format, now()))
         })
         globals["range"] = .callable(JinjaCallable(name: "range") { a in
-            guard a.keyword.isEmpty else { throw renderError("range() takes no keyword arguments") }
+            guard a.keyword.isEmpty else { throw jinjaRenderError("range() takes no keyword arguments") }
             let ints = try a.positional.map { v -> Int in
                 guard let n = PyNumber(v), case .int(let i) = n else {
-                    throw renderError("'\(v.typeName)' object cannot be interpreted as an integer")
+                    throw jinjaRenderError("'\(v.typeName)' object cannot be interpreted as an integer")
                 }
                 return i
             }
@@ -346,17 +346,17 @@ extension JinjaInterpreter {
             case 1: stop = ints[0]
             case 2: (start, stop) = (ints[0], ints[1])
             case 3: (start, stop, step) = (ints[0], ints[1], ints[2])
-            default: throw renderError("range expected 1 to 3 arguments, got \(ints.count)")
+            default: throw jinjaRenderError("range expected 1 to 3 arguments, got \(ints.count)")
             }
-            guard step != 0 else { throw renderError("range() arg 3 must not be zero") }
+            guard step != 0 else { throw jinjaRenderError("range() arg 3 must not be zero") }
             let values = Array(stride(from: start, to: stop, by: step))
-            guard values.count <= 100_000 else { throw renderError("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).") }
+            guard values.count <= 100_000 else { throw jinjaRenderError("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).") }
             return .view(JinjaView(kind: .range(start: start, stop: stop, step: step), items: values.map { .int($0) }))
         })
         globals["namespace"] = .callable(JinjaCallable(name: "namespace") { a in
             let d = try pyDict(a)
             if let bad = d.keys.first(where: { $0.hasPrefix("_") }) {
-                throw renderError("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(bad)'.")
+                throw jinjaRenderError("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(bad)'.")
             }
             return .namespace(JinjaNamespace(d))
         })
@@ -367,7 +367,7 @@ extension JinjaInterpreter {
 
 /// Python `dict(*args, **kwargs)` for a mapping or a list of pairs plus keywords.
 private func pyDict(_ a: JinjaArguments) throws -> JinjaDict {
-    guard a.positional.count <= 1 else { throw renderError("dict expected at most 1 argument, got \(a.positional.count)") }
+    guard a.positional.count <= 1 else { throw jinjaRenderError("dict expected at most 1 argument, got \(a.positional.count)") }
     var d = JinjaDict()
     if let first = a.positional.first {
         switch first {
@@ -376,14 +376,14 @@ private func pyDict(_ a: JinjaArguments) throws -> JinjaDict {
             for item in items {
                 guard case .list(let pair) = item, pair.count == 2, case .string(let k) = pair[0] else {
                     guard case .tuple(let pair) = item, pair.count == 2, case .string(let k) = pair[0] else {
-                        throw renderError("dict() needs (string key, value) pairs")
+                        throw jinjaRenderError("dict() needs (string key, value) pairs")
                     }
                     d[k] = pair[1]
                     continue
                 }
                 d[k] = pair[1]
             }
-        default: throw renderError("'\(first.typeName)' object is not iterable")
+        default: throw jinjaRenderError("'\(first.typeName)' object is not iterable")
         }
     }
     for (k, v) in a.keyword.pairs { d[k] = v }

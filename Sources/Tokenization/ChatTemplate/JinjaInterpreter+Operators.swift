@@ -82,9 +82,9 @@ func pyLess(_ a: JinjaValue, _ b: JinjaValue) throws -> Bool {
         for (p, q) in zip(x, y) where !pyEquals(p, q) { return try pyLess(p, q) }
         return x.count < y.count
     case (.undefined(let why), _), (_, .undefined(let why)):
-        throw renderError(why)
+        throw jinjaRenderError(why)
     default:
-        throw renderError("'<' not supported between instances of '\(a.typeName)' and '\(b.typeName)'")
+        throw jinjaRenderError("'<' not supported between instances of '\(a.typeName)' and '\(b.typeName)'")
     }
 }
 
@@ -99,7 +99,7 @@ extension JinjaInterpreter {
         case ">=": return try pyLess(b, a) || pyEquals(a, b)
         case "in": return try contains(b, a)
         case "notin": return !(try contains(b, a))
-        default: throw renderError("unknown comparison '\(op)'")
+        default: throw jinjaRenderError("unknown comparison '\(op)'")
         }
     }
 
@@ -108,7 +108,7 @@ extension JinjaInterpreter {
         switch container {
         case .string(let s):
             guard case .string(let n) = needle else {
-                throw renderError("'in <string>' requires string as left operand, not \(needle.typeName)")
+                throw jinjaRenderError("'in <string>' requires string as left operand, not \(needle.typeName)")
             }
             return pyFind(Array(s.unicodeScalars), Array(n.unicodeScalars)) != nil
         case .list(let items), .tuple(let items), .generator(let items, _):
@@ -118,7 +118,7 @@ extension JinjaInterpreter {
         case .dict(let d):
             switch needle {
             case .string(let k): return d[k] != nil
-            case .list, .dict, .namespace: throw renderError("unhashable type: '\(needle.typeName)'")
+            case .list, .dict, .namespace: throw jinjaRenderError("unhashable type: '\(needle.typeName)'")
             default: return false
             }
         case .undefined:
@@ -127,19 +127,19 @@ extension JinjaInterpreter {
             if case .string(let k) = needle { return ns.attributes[k] != nil }
             return false
         default:
-            throw renderError("argument of type '\(container.typeName)' is not iterable")
+            throw jinjaRenderError("argument of type '\(container.typeName)' is not iterable")
         }
     }
 
     func unaryOperation(_ op: String, _ v: JinjaValue) throws -> JinjaValue {
-        if case .undefined(let why) = v { throw renderError(why) }
+        if case .undefined(let why) = v { throw jinjaRenderError(why) }
         guard let n = PyNumber(v) else {
-            throw renderError("bad operand type for unary \(op): '\(v.typeName)'")
+            throw jinjaRenderError("bad operand type for unary \(op): '\(v.typeName)'")
         }
         switch (op, n) {
         case ("-", .int(let i)):
             let (r, overflow) = (0).subtractingReportingOverflow(i)
-            if overflow { throw renderError("integer overflow") }
+            if overflow { throw jinjaRenderError("integer overflow") }
             return .int(r)
         case ("-", .double(let d)): return .double(-d)
         case (_, .int(let i)): return .int(i)
@@ -148,8 +148,8 @@ extension JinjaInterpreter {
     }
 
     func binaryOperation(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaValue {
-        if case .undefined(let why) = a { throw renderError(why) }
-        if case .undefined(let why) = b { throw renderError(why) }
+        if case .undefined(let why) = a { throw jinjaRenderError(why) }
+        if case .undefined(let why) = b { throw jinjaRenderError(why) }
         if let x = PyNumber(a), let y = PyNumber(b) { return try arithmetic(op, x, y) }
         switch (op, a, b) {
         case ("+", .string(let x), .string(let y)): return .string(x + y)
@@ -166,18 +166,18 @@ extension JinjaInterpreter {
         default: break
         }
         if op == "+", case .string = a {
-            throw renderError("can only concatenate str (not \"\(b.typeName)\") to str")
+            throw jinjaRenderError("can only concatenate str (not \"\(b.typeName)\") to str")
         }
         if op == "+", case .list = a {
-            throw renderError("can only concatenate list (not \"\(b.typeName)\") to list")
+            throw jinjaRenderError("can only concatenate list (not \"\(b.typeName)\") to list")
         }
-        throw renderError("unsupported operand type(s) for \(op): '\(a.typeName)' and '\(b.typeName)'")
+        throw jinjaRenderError("unsupported operand type(s) for \(op): '\(a.typeName)' and '\(b.typeName)'")
     }
 
     private func arithmetic(_ op: String, _ x: PyNumber, _ y: PyNumber) throws -> JinjaValue {
         if case .int(let i) = x, case .int(let j) = y {
             func checked(_ r: (partialValue: Int, overflow: Bool)) throws -> JinjaValue {
-                if r.overflow { throw renderError("integer overflow in '\(op)'") }
+                if r.overflow { throw jinjaRenderError("integer overflow in '\(op)'") }
                 return .int(r.partialValue)
             }
             switch op {
@@ -185,21 +185,21 @@ extension JinjaInterpreter {
             case "-": return try checked(i.subtractingReportingOverflow(j))
             case "*": return try checked(i.multipliedReportingOverflow(by: j))
             case "/":
-                if j == 0 { throw renderError("division by zero") }
+                if j == 0 { throw jinjaRenderError("division by zero") }
                 return .double(Double(i) / Double(j))
             case "//":
-                if j == 0 { throw renderError("integer division or modulo by zero") }
+                if j == 0 { throw jinjaRenderError("integer division or modulo by zero") }
                 var q = i / j
                 if (i % j != 0) && ((i < 0) != (j < 0)) { q -= 1 }
                 return .int(q)
             case "%":
-                if j == 0 { throw renderError("integer division or modulo by zero") }
+                if j == 0 { throw jinjaRenderError("integer division or modulo by zero") }
                 var r = i % j
                 if r != 0 && ((r < 0) != (j < 0)) { r += j }
                 return .int(r)
             case "**":
                 if j < 0 {
-                    if i == 0 { throw renderError("0.0 cannot be raised to a negative power") }
+                    if i == 0 { throw jinjaRenderError("0.0 cannot be raised to a negative power") }
                     return .double(pow(Double(i), Double(j)))
                 }
                 var result = 1
@@ -215,22 +215,22 @@ extension JinjaInterpreter {
         case "-": return .double(a - b)
         case "*": return .double(a * b)
         case "/":
-            if b == 0 { throw renderError("float division by zero") }
+            if b == 0 { throw jinjaRenderError("float division by zero") }
             return .double(a / b)
         case "//":
-            if b == 0 { throw renderError("float floor division by zero") }
+            if b == 0 { throw jinjaRenderError("float floor division by zero") }
             return .double((a / b).rounded(.down))
         case "%":
-            if b == 0 { throw renderError("float modulo") }
+            if b == 0 { throw jinjaRenderError("float modulo") }
             var r = fmod(a, b)
             if r != 0 && ((r < 0) != (b < 0)) { r += b }
             return .double(r)
         case "**":
-            if a == 0 && b < 0 { throw renderError("0.0 cannot be raised to a negative power") }
+            if a == 0 && b < 0 { throw jinjaRenderError("0.0 cannot be raised to a negative power") }
             // Python returns a complex number here; templates have no use for one, so refuse it.
-            if a < 0 && b.isFinite && b.rounded() != b { throw renderError("complex results of '**' are not supported") }
+            if a < 0 && b.isFinite && b.rounded() != b { throw jinjaRenderError("complex results of '**' are not supported") }
             return .double(pow(a, b))
-        default: throw renderError("unknown operator '\(op)'")
+        default: throw jinjaRenderError("unknown operator '\(op)'")
         }
     }
 
@@ -242,26 +242,26 @@ extension JinjaInterpreter {
         var chars = Array(format.unicodeScalars)[...]
         while let c = chars.popFirst() {
             guard c == "%" else { out.unicodeScalars.append(c); continue }
-            guard let conv = chars.popFirst() else { throw renderError("incomplete format") }
+            guard let conv = chars.popFirst() else { throw jinjaRenderError("incomplete format") }
             if conv == "%" { out += "%"; continue }
-            guard !args.isEmpty else { throw renderError("not enough arguments for format string") }
+            guard !args.isEmpty else { throw jinjaRenderError("not enough arguments for format string") }
             let arg = args.removeFirst()
             switch conv {
             case "s": out += arg.pythonStr
             case "r": out += arg.pythonRepr
             case "d", "i":
-                guard let n = PyNumber(arg) else { throw renderError("%d format: a real number is required, not \(arg.typeName)") }
+                guard let n = PyNumber(arg) else { throw jinjaRenderError("%d format: a real number is required, not \(arg.typeName)") }
                 switch n {
                 case .int(let i): out += String(i)
                 case .double(let d): out += String(Int(d.rounded(.towardZero)))
                 }
             default:
-                throw renderError("'%\(conv)' string formatting is not supported by Whittle's template engine")
+                throw jinjaRenderError("'%\(conv)' string formatting is not supported by Whittle's template engine")
             }
         }
         if !args.isEmpty {
             // Python ignores a lone mapping argument with no conversions; anything else left over is an error.
-            if case .dict = values {} else { throw renderError("not all arguments converted during string formatting") }
+            if case .dict = values {} else { throw jinjaRenderError("not all arguments converted during string formatting") }
         }
         return out
     }

@@ -176,7 +176,7 @@ final class JinjaInterpreter {
             loop["previtem"] = i > 0 ? items[i - 1] : .undefined("there is no previous item")
             loop["nextitem"] = i + 1 < count ? items[i + 1] : .undefined("there is no next item")
             loop["cycle"] = .callable(JinjaCallable(name: "loop.cycle") { args in
-                guard !args.positional.isEmpty else { throw renderError("no items for cycling given") }
+                guard !args.positional.isEmpty else { throw jinjaRenderError("no items for cycling given") }
                 return args.positional[i % args.positional.count]
             })
             inner.variables["loop"] = .dict(loop)
@@ -194,17 +194,17 @@ final class JinjaInterpreter {
         case .tuple(let targets):
             let items = try iterate(value)
             guard items.count == targets.count else {
-                throw renderError(items.count > targets.count
+                throw jinjaRenderError(items.count > targets.count
                     ? "too many values to unpack (expected \(targets.count))"
                     : "not enough values to unpack (expected \(targets.count), got \(items.count))")
             }
             for (t, v) in zip(targets, items) { try assign(t, v, scope) }
         case .namespaceAttribute(let name, let attribute):
             guard case .namespace(let ns)? = scope.lookup(name) ?? globals.lookup(name) else {
-                throw renderError("cannot assign attribute on non-namespace object '\(name)'")
+                throw jinjaRenderError("cannot assign attribute on non-namespace object '\(name)'")
             }
             if attribute.hasPrefix("_") {
-                throw renderError("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(attribute)'.")
+                throw jinjaRenderError("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(attribute)'.")
             }
             ns.attributes[attribute] = value
         }
@@ -234,7 +234,7 @@ final class JinjaInterpreter {
             inner.variables["kwargs"] = .dict(keyword)
             self.callDepth += 1
             defer { self.callDepth -= 1 }
-            guard self.callDepth < 200 else { throw renderError("macro '\(name)' recursed too deeply") }
+            guard self.callDepth < 200 else { throw jinjaRenderError("macro '\(name)' recursed too deeply") }
             let text = try self.capture { _ = try self.execute(body, inner) }
             return .string(text)
         }
@@ -339,7 +339,7 @@ final class JinjaInterpreter {
             case .star(let e): result.positional += try iterate(try evaluate(e, scope))
             case .doubleStar(let e):
                 guard case .dict(let d) = try evaluate(e, scope) else {
-                    throw renderError("argument after ** must be a mapping")
+                    throw jinjaRenderError("argument after ** must be a mapping")
                 }
                 for (k, v) in d.pairs { result.keyword[k] = v }
             }
@@ -350,8 +350,8 @@ final class JinjaInterpreter {
     func call(_ function: JinjaValue, _ args: JinjaArguments, name: String) throws -> JinjaValue {
         switch function {
         case .callable(let c): return try c.body(args)
-        case .undefined(let why): throw renderError(why)
-        default: throw renderError("'\(function.typeName)' object is not callable")
+        case .undefined(let why): throw jinjaRenderError(why)
+        default: throw jinjaRenderError("'\(function.typeName)' object is not callable")
         }
     }
 
@@ -361,7 +361,7 @@ final class JinjaInterpreter {
     func getAttribute(_ value: JinjaValue, _ name: String) throws -> JinjaValue {
         switch value {
         case .undefined(let why):
-            throw renderError(why)
+            throw jinjaRenderError(why)
         case .dict(let d):
             if let method = boundMethod(value, name) { return method }
             return d[name] ?? .undefined("'dict object' has no attribute '\(name)'")
@@ -377,7 +377,7 @@ final class JinjaInterpreter {
     func getItem(_ value: JinjaValue, _ key: JinjaValue) throws -> JinjaValue {
         switch (value, key) {
         case (.undefined(let why), _):
-            throw renderError(why)
+            throw jinjaRenderError(why)
         case (.dict(let d), .string(let k)):
             if let v = d[k] { return v }
             return boundMethod(value, k) ?? .undefined("'dict object' has no attribute '\(k)'")
@@ -420,11 +420,11 @@ final class JinjaInterpreter {
     func slice(_ value: JinjaValue, _ start: JinjaValue?, _ stop: JinjaValue?, _ step: JinjaValue?) throws -> JinjaValue {
         func bound(_ v: JinjaValue?) throws -> Int? {
             guard let v, !(v.isNone) else { return nil }
-            guard let i = intValue(v) else { throw renderError("slice indices must be integers or None") }
+            guard let i = intValue(v) else { throw jinjaRenderError("slice indices must be integers or None") }
             return i
         }
         let stepValue = try bound(step) ?? 1
-        guard stepValue != 0 else { throw renderError("slice step cannot be zero") }
+        guard stepValue != 0 else { throw jinjaRenderError("slice step cannot be zero") }
         func indices(_ n: Int) throws -> [Int] {
             var lo = try bound(start)
             var hi = try bound(stop)
@@ -446,10 +446,10 @@ final class JinjaInterpreter {
             var out = String.UnicodeScalarView()
             for i in try indices(scalars.count) { out.append(scalars[i]) }
             return .string(String(out))
-        case .undefined(let why): throw renderError(why)
+        case .undefined(let why): throw jinjaRenderError(why)
         case .view(let v) where v.typeName == "range":
-            throw renderError("slicing a range is not supported by Whittle's template engine; use |list first")
-        default: throw renderError("'\(value.typeName)' object is not subscriptable")
+            throw jinjaRenderError("slicing a range is not supported by Whittle's template engine; use |list first")
+        default: throw jinjaRenderError("'\(value.typeName)' object is not subscriptable")
         }
     }
 
@@ -457,7 +457,7 @@ final class JinjaInterpreter {
     /// instead of printing something else.
     func refuseGeneratorText(_ value: JinjaValue) throws {
         if case .generator(_, let name) = value {
-            throw renderError("printing the generator returned by the '\(name)' filter is not supported (jinja2 prints its memory address); add |list")
+            throw jinjaRenderError("printing the generator returned by the '\(name)' filter is not supported (jinja2 prints its memory address); add |list")
         }
     }
 
@@ -471,7 +471,7 @@ final class JinjaInterpreter {
         case .dict(let d): return d.keys.map { .string($0) }
         case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
-        default: throw renderError("'\(value.typeName)' object is not iterable")
+        default: throw jinjaRenderError("'\(value.typeName)' object is not iterable")
         }
     }
 }

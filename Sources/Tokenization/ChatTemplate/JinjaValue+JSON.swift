@@ -4,7 +4,7 @@
 // MARK: - Parsing
 
 /// A JSON syntax error with the line and column where parsing stopped.
-public struct JSONParseError: Error, CustomStringConvertible {
+public struct JinjaJSONError: Error, CustomStringConvertible {
     public let message: String
     public let line: Int
     public let column: Int
@@ -28,13 +28,13 @@ private struct JSONParser {
     let scalars: [Unicode.Scalar]
     var pos = 0
 
-    func error(_ message: String) -> JSONParseError {
+    func error(_ message: String) -> JinjaJSONError {
         var line = 1
         var column = 1
         for s in scalars[..<min(pos, scalars.count)] {
             if s == "\n" { line += 1; column = 1 } else { column += 1 }
         }
-        return JSONParseError(message: message, line: line, column: column)
+        return JinjaJSONError(message: message, line: line, column: column)
     }
 
     mutating func skipWhitespace() {
@@ -153,7 +153,7 @@ private struct JSONParser {
                     } else { pos = save }
                 }
                 // A lone surrogate cannot live in a Swift String; Python would keep it. Refuse rather than alter it.
-                guard let scalar = Unicode.Scalar(code) else { throw error("lone surrogate \\u\(hex(code, width: 4))") }
+                guard let scalar = Unicode.Scalar(code) else { throw error("lone surrogate \\u\(jinjaHex(code, width: 4))") }
                 out.append(scalar)
             default: throw error("invalid escape '\\\(e)'")
             }
@@ -172,7 +172,7 @@ private struct JSONParser {
 // MARK: - Writing (Python json.dumps)
 
 /// Options of Python's `json.dumps` that transformers' `tojson` filter exposes.
-struct JSONDumpOptions {
+struct JinjaJSONOptions {
     var indent: String?
     var itemSeparator: String
     var keySeparator: String
@@ -192,7 +192,7 @@ struct JSONDumpOptions {
 extension JinjaValue {
     /// `json.dumps(value, ...)` byte for byte; undefined values, namespaces and functions are not serializable,
     /// exactly as in Python.
-    func pythonJSON(_ options: JSONDumpOptions, level: Int = 0) throws -> String {
+    func pythonJSON(_ options: JinjaJSONOptions, level: Int = 0) throws -> String {
         switch self {
         case .none: return "null"
         case .bool(let b): return b ? "true" : "false"
@@ -201,7 +201,7 @@ extension JinjaValue {
             if d.isNaN { return "NaN" }
             if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
             return pythonFloatRepr(d)
-        case .string(let s): return jsonString(s, ensureASCII: options.ensureASCII)
+        case .string(let s): return pythonJSONString(s, ensureASCII: options.ensureASCII)
         case .list(let items), .tuple(let items):
             if items.isEmpty { return "[]" }
             let parts = try items.map { try $0.pythonJSON(options, level: level + 1) }
@@ -211,17 +211,17 @@ extension JinjaValue {
             var pairs = d.pairs
             if options.sortKeys { pairs.sort { $0.0.unicodeScalars.lexicographicallyPrecedes($1.0.unicodeScalars) } }
             let parts = try pairs.map {
-                jsonString($0.0, ensureASCII: options.ensureASCII) + options.keySeparator
+                pythonJSONString($0.0, ensureASCII: options.ensureASCII) + options.keySeparator
                     + (try $0.1.pythonJSON(options, level: level + 1))
             }
             return wrap("{", parts, "}", options, level)
         case .undefined, .namespace, .callable, .generator, .view:
-            throw renderError("Object of type \(typeName) is not JSON serializable")
+            throw jinjaRenderError("Object of type \(typeName) is not JSON serializable")
         }
     }
 }
 
-private func wrap(_ open: String, _ parts: [String], _ close: String, _ options: JSONDumpOptions, _ level: Int) -> String {
+private func wrap(_ open: String, _ parts: [String], _ close: String, _ options: JinjaJSONOptions, _ level: Int) -> String {
     guard let indent = options.indent else { return open + parts.joined(separator: options.itemSeparator) + close }
     let inner = "\n" + String(repeating: indent, count: level + 1)
     let outer = "\n" + String(repeating: indent, count: level)
@@ -230,7 +230,7 @@ private func wrap(_ open: String, _ parts: [String], _ close: String, _ options:
 
 /// Python's JSON string encoder: escapes `"` `\` and control characters; with `ensure_ascii`, everything past
 /// ASCII as `\uXXXX` (UTF-16 surrogate pairs above the BMP).
-func jsonString(_ s: String, ensureASCII: Bool) -> String {
+func pythonJSONString(_ s: String, ensureASCII: Bool) -> String {
     var out = "\""
     for scalar in s.unicodeScalars {
         switch scalar {
@@ -243,9 +243,9 @@ func jsonString(_ s: String, ensureASCII: Bool) -> String {
         case "\u{0C}": out += "\\f"
         default:
             if scalar.value < 0x20 || (ensureASCII && scalar.value == 0x7F) {
-                out += "\\u" + hex(scalar.value, width: 4)
+                out += "\\u" + jinjaHex(scalar.value, width: 4)
             } else if ensureASCII && scalar.value > 0x7F {
-                for unit in String(scalar).utf16 { out += "\\u" + hex(UInt32(unit), width: 4) }
+                for unit in String(scalar).utf16 { out += "\\u" + jinjaHex(UInt32(unit), width: 4) }
             } else {
                 out.unicodeScalars.append(scalar)
             }

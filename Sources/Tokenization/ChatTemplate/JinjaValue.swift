@@ -253,11 +253,11 @@ func pythonStringRepr(_ s: String) -> String {
             } else if isPythonPrintable(scalar) {
                 out.unicodeScalars.append(scalar)
             } else if scalar.value < 0x100 {
-                out += "\\x" + hex(scalar.value, width: 2)
+                out += "\\x" + jinjaHex(scalar.value, width: 2)
             } else if scalar.value < 0x10000 {
-                out += "\\u" + hex(scalar.value, width: 4)
+                out += "\\u" + jinjaHex(scalar.value, width: 4)
             } else {
-                out += "\\U" + hex(scalar.value, width: 8)
+                out += "\\U" + jinjaHex(scalar.value, width: 8)
             }
         }
     }
@@ -275,7 +275,7 @@ private func isPythonPrintable(_ scalar: Unicode.Scalar) -> Bool {
     }
 }
 
-func hex(_ value: UInt32, width: Int) -> String {
+func jinjaHex(_ value: UInt32, width: Int) -> String {
     let digits = String(value, radix: 16)
     return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
