@@ -15,7 +15,7 @@ extension JinjaValue {
     /// Parses JSON like Python's `json.loads`: object key order kept, `1` an int and `1.0` / `1e3` a float,
     /// duplicate keys keep the last value in the first key's position.
     public static func parseJSON(_ text: String) throws -> JinjaValue {
-        var parser = JSONParser(scalars: Array(text.unicodeScalars))
+        var parser = JinjaJSONReader(scalars: Array(text.unicodeScalars))
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -24,7 +24,7 @@ extension JinjaValue {
     }
 }
 
-private struct JSONParser {
+private struct JinjaJSONReader {
     let scalars: [Unicode.Scalar]
     var pos = 0
 
