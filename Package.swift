@@ -29,7 +29,7 @@ let package = Package(
         // L1: tensors and kernels.
         .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: optimized),
         // L1: text ⇄ ids and chat templates (a leaf: no tensors).
-        .target(name: "Tokenization", swiftSettings: optimized),
+        .target(name: "Tokenization", exclude: ["ChatTemplate/README.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
         // L6: the command-line tool.
