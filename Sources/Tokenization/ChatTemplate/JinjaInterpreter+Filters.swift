@@ -8,12 +8,12 @@ let jinjaSupportedFilters: Set<String> = [
     "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first",
     "float", "forceescape", "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max",
     "min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort", "string",
-    "sum", "title", "tojson", "trim", "unique", "upper", "wordcount",
+    "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount",
 ]
 
 /// jinja2 builtin filters Whittle does not implement: named in the error so the user knows it is a gap, not a typo.
 let jinjaUnsupportedFilters: Set<String> = [
-    "filesizeformat", "groupby", "pprint", "random", "slice", "striptags", "truncate", "urlencode", "urlize",
+    "filesizeformat", "groupby", "pprint", "random", "slice", "striptags", "urlencode", "urlize",
     "wordwrap", "xmlattr",
 ]
 
@@ -332,6 +332,31 @@ extension JinjaInterpreter {
         case "trim":
             let a = try args.bind(["chars"], to: fn)
             return .string(pyStrip(value.pythonStr, chars: a[0].flatMap { $0.isNone ? nil : $0.pythonStr }, left: true, right: true))
+        case "truncate":
+            // jinja2 do_truncate with the default policy leeway of 5.
+            let a = try args.bind(["length", "killwords", "end", "leeway"], to: fn)
+            guard case .string(let text) = value else {
+                if case .undefined(let why) = value { throw jinjaRenderError(why) }
+                throw jinjaRenderError("object of type '\(value.typeName)' has no len()")
+            }
+            var length = 255
+            if let l = a[0], case .int(let i) = l { length = i }
+            let end = a[2].map { $0.pythonStr } ?? "..."
+            var leeway = 5
+            if let l = a[3], case .int(let i) = l { leeway = i }
+            let scalars = Array(text.unicodeScalars)
+            let endCount = end.unicodeScalars.count
+            guard length >= endCount else { throw jinjaRenderError("expected length >= \(endCount), got \(length)") }
+            guard leeway >= 0 else { throw jinjaRenderError("expected leeway >= 0, got \(leeway)") }
+            if scalars.count <= length + leeway { return value }
+            let head = String(String.UnicodeScalarView(scalars[..<(length - endCount)]))
+            if a[1]?.isTruthy ?? false { return .string(head + end) }
+            // `head.rsplit(" ", 1)[0]`: drop the last partial word.
+            let headScalars = Array(head.unicodeScalars)
+            if let space = headScalars.lastIndex(of: " ") {
+                return .string(String(String.UnicodeScalarView(headScalars[..<space])) + end)
+            }
+            return .string(head + end)
         case "unique":
             let a = try args.bind(["case_sensitive", "attribute"], to: fn)
             let caseSensitive = a[0]?.isTruthy ?? false
