@@ -753,6 +753,7 @@ FEATURES = [
     ("stmt_for_else_filter", "{% for m in messages if m.role == 'user' %}{{ loop.index }}:{{ m.content }};{{ loop.length }};{% endfor %}{% for x in [] %}x{% else %}empty{% endfor %}", {}, False),
     ("stmt_for_unpack_filters", "{% for k, v in d|items %}{{ k }}:{{ v }},{% endfor %}{% for a, b in [[1, 2], (3, 4)] %}{{ a + b }}{% endfor %}{% for c in 'héy' %}[{{ c }}]{% endfor %}{% for x in d|dictsort %}{{ x }}{% endfor %}", {"d": {"b": 1, "a": 2}}, False),
     ("stmt_for_cycle", "{% for x in range(5) %}{{ loop.cycle('odd', 'even') }}{% endfor %}", {}, False),
+    ("stmt_loop_changed", "{% for m in messages %}{% if loop.changed(m.role == 'user') %}[{{ m.role }}]{% endif %}{{ loop.changed(m.role, 1) }};{% endfor %}|{% for x in [1, 1, 2, 2, 1] %}{{ loop.changed(x) }}{% endfor %}", {}, False),
     ("stmt_nested_loops", "{% for a in [1, 2] %}{% for b in ['x', 'y'] %}{{ a }}{{ b }}{{ loop.index }}{% endfor %}{{ loop.index }};{% endfor %}", {}, False),
     ("stmt_break_continue", "{% for x in range(10) %}{% if x == 2 %}{% continue %}{% endif %}{% if x == 5 %}{% break %}{% endif %}{{ x }}{% endfor %}", {}, False),
     ("stmt_set_scoping", "{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }}{% endfor %}|{{ x }}{% if true %}{% set y = 'if-scope' %}{% endif %}|{{ y }}", {}, False),

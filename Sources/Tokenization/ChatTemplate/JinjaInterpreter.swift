@@ -20,6 +20,11 @@ final class JinjaScope {
     }
 }
 
+/// What `loop.changed(...)` last saw, shared by the iterations of one loop.
+final class LoopChangedState {
+    var last: JinjaValue?
+}
+
 /// Control flow out of a statement list (`{% break %}` / `{% continue %}`).
 enum JinjaFlow {
     case normal, breakLoop, continueLoop
@@ -161,6 +166,7 @@ final class JinjaInterpreter {
         }
         if items.isEmpty { return try execute(otherwise, scope) }
         let count = items.count
+        let changedState = LoopChangedState()
         for (i, item) in items.enumerated() {
             let inner = JinjaScope(parent: scope)
             var loop = JinjaDict()
@@ -178,6 +184,12 @@ final class JinjaInterpreter {
             loop["cycle"] = .callable(JinjaCallable(name: "loop.cycle") { args in
                 guard !args.positional.isEmpty else { throw jinjaRenderError("no items for cycling given") }
                 return args.positional[i % args.positional.count]
+            })
+            loop["changed"] = .callable(JinjaCallable(name: "loop.changed") { args in
+                // jinja2 LoopContext.changed: true when the arguments differ from the previous call's.
+                let current = JinjaValue.tuple(args.positional)
+                defer { changedState.last = current }
+                return .bool(changedState.last.map { !pyEquals($0, current) } ?? true)
             })
             inner.variables["loop"] = .dict(loop)
             try located(line) { try assign(target, item, inner) }
