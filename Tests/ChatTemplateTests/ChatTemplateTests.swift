@@ -73,6 +73,27 @@ struct StrftimeTests {
     }
 }
 
+/// The UTF-8 view of generation spans must cover the same text as the scalar spans transformers reports.
+@Suite("Generation spans")
+struct GenerationSpanTests {
+    @Test("UTF-8 byte spans select the same text as scalar spans", arguments: ["llama31-generation", "smollm2-generation"])
+    func utf8Spans(_ family: String) throws {
+        let fixture = try loadFixture(family)
+        let template = try ChatTemplate(source: try #require(fixture["template"]?.stringValue))
+        var checked = 0
+        for value in fixture["cases"]?.listValue ?? [] {
+            let c = try FixtureCase(try #require(value.dictValue))
+            guard c.error == nil else { continue }
+            let rendered = try template.render(messages: c.messages, tools: c.tools, addGenerationPrompt: c.addGenerationPrompt, extra: c.kwargs)
+            let bytes = Array(rendered.text.utf8)
+            let viaBytes = rendered.generationUTF8Spans.map { String(decoding: bytes[$0], as: UTF8.self) }
+            #expect(viaBytes == rendered.generationTexts, "\(family)/\(c.name)")
+            checked += rendered.generationSpans.count
+        }
+        #expect(checked > 0, "\(family): no generation spans to check")
+    }
+}
+
 /// Error messages must name the construct and the line, so users can fix or report a template.
 @Suite("Errors name the construct and line")
 struct ErrorMessageTests {

@@ -7,6 +7,26 @@ public struct RenderedChat: Sendable, Equatable {
     /// Where each `{% generation %}` block's text landed, in Unicode scalar offsets into `text` (Python string
     /// indices, as transformers' AssistantTracker reports them). Used to build assistant-only loss masks.
     public let generationSpans: [Range<Int>]
+
+    /// The same spans as UTF-8 byte offsets into `text`, the unit tokenizer offsets are usually measured in.
+    public var generationUTF8Spans: [Range<Int>] {
+        guard !generationSpans.isEmpty else { return [] }
+        // Byte offset of every scalar boundary, computed once.
+        var offsets: [Int] = [0]
+        offsets.reserveCapacity(text.unicodeScalars.count + 1)
+        var bytes = 0
+        for scalar in text.unicodeScalars {
+            bytes += UTF8.width(scalar)
+            offsets.append(bytes)
+        }
+        return generationSpans.map { offsets[$0.lowerBound]..<offsets[$0.upperBound] }
+    }
+
+    /// The text of each generation span.
+    public var generationTexts: [String] {
+        let scalars = Array(text.unicodeScalars)
+        return generationSpans.map { String(String.UnicodeScalarView(scalars[$0])) }
+    }
 }
 
 /// A parsed Jinja chat template, rendered the way transformers renders it (jinja2's
