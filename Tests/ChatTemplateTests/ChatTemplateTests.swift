@@ -146,6 +146,25 @@ struct ErrorMessageTests {
         }
     }
 
+    /// Hostile nesting must be an error, not a stack overflow that kills the process.
+    @Test("deep nesting and runaway recursion are errors")
+    func limits() throws {
+        let deepExpression = "{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}"
+        #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: deepExpression) }
+        let deepBlocks = String(repeating: "{% if true %}", count: 5000) + String(repeating: "{% endif %}", count: 5000)
+        #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: deepBlocks) }
+        let longChain = "{{ 1" + String(repeating: " + 1", count: 5000) + " }}"
+        #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: longChain) }
+        let filterChain = "{{ 'x'" + String(repeating: "|trim", count: 5000) + " }}"
+        #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: filterChain) }
+        let nots = "{{ " + String(repeating: "not ", count: 5000) + "x }}"
+        #expect(throws: ChatTemplateError.self) { try ChatTemplate(source: nots) }
+        let recursive = try ChatTemplate(source: "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}")
+        #expect(throws: ChatTemplateError.self) { try recursive.render(context: [:]) }
+        let deepJSON = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
+        #expect(throws: JinjaJSONError.self) { try JinjaValue.parseJSON(deepJSON) }
+    }
+
     @Test("raise_exception carries the template's message and kind")
     func raised() throws {
         let template = try ChatTemplate(source: "a\n{{ raise_exception('bad ' ~ 1) }}")

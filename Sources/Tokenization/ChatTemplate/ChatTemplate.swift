@@ -120,70 +120,77 @@ enum JinjaValidator {
     private static func validate(_ node: JinjaNode) throws {
         switch node {
         case .text, .breakLoop, .continueLoop: return
-        case .output(let e, _): try validate(e)
-        case .ifChain(let branches, let otherwise, _):
-            for (c, body) in branches { try validate(c); try validate(body) }
+        case .output(let e, let line): try validate(e, line: line)
+        case .ifChain(let branches, let otherwise, let line):
+            for (c, body) in branches { try validate(c, line: line); try validate(body) }
             try validate(otherwise)
-        case .forLoop(_, let iterable, let condition, let body, let otherwise, _, _):
-            try validate(iterable)
-            if let condition { try validate(condition) }
+        case .forLoop(_, let iterable, let condition, let body, let otherwise, _, let line):
+            try validate(iterable, line: line)
+            if let condition { try validate(condition, line: line) }
             try validate(body)
             try validate(otherwise)
-        case .set(_, let e, _): try validate(e)
+        case .set(_, let e, let line): try validate(e, line: line)
         case .setBlock(_, let filters, let body, _), .filterBlock(let filters, let body, _):
-            for f in filters { try checkFilter(f.name, f.line); try validate(f.args) }
+            for f in filters { try checkFilter(f.name, f.line); try validate(f.args, line: f.line, depth: 0) }
             try validate(body)
-        case .macro(_, let parameters, let body, _):
-            for p in parameters { if let d = p.defaultValue { try validate(d) } }
+        case .macro(_, let parameters, let body, let line):
+            for p in parameters { if let d = p.defaultValue { try validate(d, line: line) } }
             try validate(body)
-        case .callBlock(let call, let parameters, let body, _):
-            try validate(call)
-            for p in parameters { if let d = p.defaultValue { try validate(d) } }
+        case .callBlock(let call, let parameters, let body, let line):
+            try validate(call, line: line)
+            for p in parameters { if let d = p.defaultValue { try validate(d, line: line) } }
             try validate(body)
-        case .with(let assignments, let body, _):
-            for (_, e) in assignments { try validate(e) }
+        case .with(let assignments, let body, let line):
+            for (_, e) in assignments { try validate(e, line: line) }
             try validate(body)
         case .generation(let body, _): try validate(body)
         }
     }
 
-    private static func validate(_ args: [JinjaArg]) throws {
+    private static func validate(_ args: [JinjaArg], line: Int, depth: Int) throws {
         for a in args {
             switch a {
-            case .positional(let e), .keyword(_, let e), .star(let e), .doubleStar(let e): try validate(e)
+            case .positional(let e), .keyword(_, let e), .star(let e), .doubleStar(let e): try validate(e, line: line, depth: depth)
             }
         }
     }
 
-    private static func validate(_ expr: JinjaExpr) throws {
+    /// Also bounds the expression's depth: chains such as `a + a + ...` or `x|trim|trim...` nest one level per
+    /// operator, and evaluation recurses once per level, so hostile depth must be an error, not a stack overflow.
+    private static func validate(_ expr: JinjaExpr, line: Int, depth: Int = 0) throws {
+        guard depth <= 200 else {
+            throw ChatTemplateError(.syntax, "expression nested more than 200 levels deep (long operator or filter chain)", line: line)
+        }
+        func check(_ e: JinjaExpr) throws { try validate(e, line: line, depth: depth + 1) }
+        func checkArgs(_ a: [JinjaArg]) throws { try validate(a, line: line, depth: depth + 1) }
         switch expr {
         case .literal, .name: return
-        case .list(let items), .tuple(let items): for i in items { try validate(i) }
-        case .concat(let items, _): for i in items { try validate(i) }
-        case .dict(let pairs, _): for (k, v) in pairs { try validate(k); try validate(v) }
-        case .attribute(let b, _, _): try validate(b)
-        case .item(let b, let k, _): try validate(b); try validate(k)
+        case .list(let items), .tuple(let items): for i in items { try check(i) }
+        case .concat(let items, _): for i in items { try check(i) }
+        case .dict(let pairs, _): for (k, v) in pairs { try check(k); try check(v) }
+        case .attribute(let b, _, _): try check(b)
+        case .item(let b, let k, _): try check(b); try check(k)
         case .slice(let b, let start, let stop, let step, _):
-            try validate(b)
-            for part in [start, stop, step] { if let part { try validate(part) } }
-        case .call(let callee, let args, _): try validate(callee); try validate(args)
+            try check(b)
+            for part in [start, stop, step] { if let part { try check(part) } }
+        case .call(let callee, let args, _): try check(callee); try checkArgs(args)
         case .filter(let b, let name, let args, let line):
             try checkFilter(name, line)
-            try validate(b)
-            try validate(args)
+            try check(b)
+            try checkArgs(args)
         case .test(let b, let name, let args, _, let line):
             guard jinjaSupportedTests.contains(name) else { throw ChatTemplateError(.syntax, "no test named '\(name)'", line: line) }
-            try validate(b)
-            try validate(args)
-        case .unary(_, let e, _), .not(let e): try validate(e)
-        case .binary(_, let l, let r, _), .and(let l, let r), .or(let l, let r): try validate(l); try validate(r)
+            try check(b)
+            try checkArgs(args)
+        case .unary(_, let e, _), .not(let e): try check(e)
+        case .binary(_, let l, let r, _), .and(let l, let r), .or(let l, let r): try check(l); try check(r)
         case .compare(let first, let ops, _):
-            try validate(first)
-            for (_, e) in ops { try validate(e) }
+            try check(first)
+            for (_, e) in ops { try check(e) }
         case .conditional(let then, let test, let otherwise):
-            try validate(then)
-            try validate(test)
-            if let otherwise { try validate(otherwise) }
+            try check(then)
+            try check(test)
+            if let otherwise { try check(otherwise) }
         }
     }
 }

@@ -4,6 +4,7 @@
 struct JinjaParser {
     private var tokens: [JinjaToken]
     private var index = 0
+    private var depth = 0
 
     init(tokens: [JinjaToken]) { self.tokens = tokens }
 
@@ -104,6 +105,9 @@ struct JinjaParser {
 
     private mutating func parseStatement() throws -> JinjaNode {
         let startLine = line
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= 100 else { throw fail("blocks nested more than 100 levels deep") }
         let tag = try expectName()
         switch tag {
         case "if": return try parseIf(line: startLine)
@@ -328,20 +332,37 @@ struct JinjaParser {
         return expr
     }
 
+    /// Counts one more level of AST nesting for a left-leaning chain (`a + b + c`, `x|f|g`, `a.b.c`): evaluation
+    /// and deallocation recurse once per level, so chains share the nesting limit.
+    private mutating func nest(_ wraps: inout Int) throws {
+        wraps += 1
+        depth += 1
+        guard depth <= 100 else { throw fail("expression nested more than 100 levels deep (long operator or filter chain)") }
+    }
+
     private mutating func parseOr() throws -> JinjaExpr {
+        var wraps = 0
+        defer { depth -= wraps }
         var left = try parseAnd()
-        while skipName("or") { left = .or(left, try parseAnd()) }
+        while skipName("or") { try nest(&wraps); left = .or(left, try parseAnd()) }
         return left
     }
 
     private mutating func parseAnd() throws -> JinjaExpr {
+        var wraps = 0
+        defer { depth -= wraps }
         var left = try parseNot()
-        while skipName("and") { left = .and(left, try parseNot()) }
+        while skipName("and") { try nest(&wraps); left = .and(left, try parseNot()) }
         return left
     }
 
     private mutating func parseNot() throws -> JinjaExpr {
-        if skipName("not") { return .not(try parseNot()) }
+        if skipName("not") {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= 100 else { throw fail("expression nested more than 100 levels deep") }
+            return .not(try parseNot())
+        }
         return try parseCompare()
     }
 
@@ -366,8 +387,11 @@ struct JinjaParser {
     }
 
     private mutating func parseMath1() throws -> JinjaExpr {
+        var wraps = 0
+        defer { depth -= wraps }
         var left = try parseConcat()
         while case .op(let op) = current.kind, op == "+" || op == "-" {
+            try nest(&wraps)
             let l = line
             index += 1
             left = .binary(op, left, try parseConcat(), line: l)
@@ -383,8 +407,11 @@ struct JinjaParser {
     }
 
     private mutating func parseMath2() throws -> JinjaExpr {
+        var wraps = 0
+        defer { depth -= wraps }
         var left = try parsePow()
         while case .op(let op) = current.kind, ["*", "/", "//", "%"].contains(op) {
+            try nest(&wraps)
             let l = line
             index += 1
             left = .binary(op, left, try parsePow(), line: l)
@@ -393,8 +420,11 @@ struct JinjaParser {
     }
 
     private mutating func parsePow() throws -> JinjaExpr {
+        var wraps = 0
+        defer { depth -= wraps }
         var left = try parseUnary()
         while isOp("**") {
+            try nest(&wraps)
             let l = line
             index += 1
             left = .binary("**", left, try parseUnary(), line: l)
@@ -404,6 +434,11 @@ struct JinjaParser {
 
     private mutating func parseUnary(withFilter: Bool = true) throws -> JinjaExpr {
         let l = line
+        // Every nested sub-expression passes through here; bound the recursion so hostile input is an error, not a
+        // stack overflow.
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= 100 else { throw fail("expression nested more than 100 levels deep") }
         var node: JinjaExpr
         if skipOp("-") {
             node = .unary("-", try parseUnary(withFilter: false), line: l)
@@ -475,8 +510,11 @@ struct JinjaParser {
     }
 
     private mutating func parsePostfix(_ base: JinjaExpr) throws -> JinjaExpr {
+        var wraps = 0
+        defer { depth -= wraps }
         var node = base
         while true {
+            if isOp(".") || isOp("[") || isOp("(") { try nest(&wraps) }
             let l = line
             if skipOp(".") {
                 switch current.kind {
@@ -569,8 +607,11 @@ struct JinjaParser {
     }
 
     private mutating func parseFilterExpression(_ base: JinjaExpr) throws -> JinjaExpr {
+        var wraps = 0
+        defer { depth -= wraps }
         var node = base
         while true {
+            if isOp("|") || isName("is") || isOp("(") { try nest(&wraps) }
             let l = line
             if skipOp("|") {
                 var name = try expectName()
