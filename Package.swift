@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: optimized),
         // L1: text ⇄ token ids (tokenizer.json, llama2.c tokenizer.bin, GGUF vocabularies), chat templates, and the
         // order-keeping JSON they and the data pipeline share; Foundation only.
-        .target(name: "Tokenization", exclude: ["README.md"], swiftSettings: optimized),
+        .target(name: "Tokenization", exclude: ["README.md", "ChatTemplate/README.md"], swiftSettings: optimized),
         // L2: domain data files to examples (then tokens, masks, packing).
         .target(name: "TrainingData", dependencies: ["Tokenization", "Tensors", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: optimizers, schedules, clipping (the trainer joins when models land).
@@ -58,5 +58,6 @@ let package = Package(
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
+        .testTarget(name: "ChatTemplateTests", dependencies: ["Tokenization"]),
     ]
 )
