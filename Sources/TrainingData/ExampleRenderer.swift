@@ -40,15 +40,18 @@ public struct RenderOptions: Sendable, Equatable {
 public struct ExampleRenderer: Sendable {
     public let tokenizer: Tokenizer
     public let options: RenderOptions
+    /// The model's chat templates and special-token names (tokenizer_config.json), when it has them.
+    public let chat: ChatTemplateConfig?
 
     /// Fails when EOS should be appended but the tokenizer names no EOS token (the model could never learn to stop).
-    public init(tokenizer: Tokenizer, options: RenderOptions = RenderOptions()) throws(DataError) {
+    public init(tokenizer: Tokenizer, chat: ChatTemplateConfig? = nil, options: RenderOptions = RenderOptions()) throws(DataError) {
         if options.appendEOS && tokenizer.specialTokens.eosID == nil {
             throw DataError(.badValue, file: tokenizer.source,
                             "the tokenizer names no EOS token, so examples cannot end with one; add eos_token to "
                             + "tokenizer_config.json or set append_eos: false")
         }
         self.tokenizer = tokenizer
+        self.chat = chat
         self.options = options
     }
 
@@ -75,20 +78,18 @@ public struct ExampleRenderer: Sendable {
             case .plain:
                 return try promptThenAnswer(prompt: input.isEmpty ? instruction : instruction + "\n\n" + input, answer: output, e)
             case .chatTemplate:
-                throw needsTemplate(e)
+                let user = input.isEmpty ? instruction : instruction + "\n\n" + input
+                return try renderChat([ChatTurn(role: "user", content: user), ChatTurn(role: "assistant", content: output)], tools: nil, e)
             }
-        case .chat:
-            throw needsTemplate(e)
+        case .chat(let turns, let tools):
+            return try renderChat(turns, tools: tools, e)
         }
     }
 
-    private func needsTemplate(_ e: LocatedExample) -> DataError {
-        DataError(.badValue, file: e.file, line: e.line,
-                  "this example needs the model's chat template (chat rendering), which this renderer was not given")
-    }
-
     private func promptThenAnswer(prompt: String, answer: String, _ e: LocatedExample) throws(DataError) -> TokenizedExample {
-        if options.promptFormat == .chatTemplate { throw needsTemplate(e) }
+        if options.promptFormat == .chatTemplate {
+            return try renderChat([ChatTurn(role: "user", content: prompt), ChatTurn(role: "assistant", content: answer)], tools: nil, e)
+        }
         let p = tokenizer.encode32(prompt, addSpecialTokens: true)
         // The post-processor may end a single sequence with EOS (some templates do); the answer follows the prompt
         // text, so drop a trailing EOS that the post-processor added to the prompt alone.

@@ -10,7 +10,7 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
 ///
 /// Strings must be valid UTF-8; `\u` escapes with surrogate pairs are decoded; lone surrogates are an error
 /// (Python's json would accept them, but they cannot become Swift strings without loss). Integers beyond 64 bits
-/// are an error (Python keeps them exact; silently rounding them to a double would not be).
+/// become doubles (Python keeps them exact; the one place real files have them is `model_max_length = int(1e30)`).
 public struct JSONParser {
     /// What a repeated key in one object means.
     public enum DuplicateKeys: Sendable {
@@ -179,10 +179,9 @@ public struct JSONParser {
             if digits() == 0 { throw error("invalid number: no digits in exponent", at: start) }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
-        if isInteger {
-            guard let n = Int(text) else { throw error("integer \(text) does not fit in 64 bits", at: start) }
-            return .integer(n)
-        }
+        // Integers beyond 64 bits become doubles: real tokenizer_config.json files say
+        // "model_max_length": 1000000000000000019884624838656 (Python's int(1e30)).
+        if isInteger, let n = Int(text) { return .integer(n) }
         guard let d = Double(text) else { throw error("invalid number \(text)", at: start) }
         return .double(d)
     }
