@@ -1,0 +1,77 @@
+import FileSupport
+import Foundation
+import Tokenization
+
+/// The data section of a recipe: how files become training sequences. Codable and strict (see FineTuning's
+/// StrictConfig); "unset" values are explicit (`format: auto`).
+public struct DataOptions: Codable, Sendable, Equatable {
+    /// A record format name, or "auto" to detect it from each record's keys.
+    public var format: String = "auto"
+    /// File key (or CSV column) → format key, e.g. {question: prompt, answer: completion}.
+    public var keyMap: [String: String] = [:]
+    public var promptFormat: PromptFormat = .plain
+    public var trainOn: TrainOn = .completions
+    public var appendEos: Bool = true
+    public var maxLength: Int = 512
+    public var truncation: TruncationPolicy = .keepEnd
+    /// What to do with an example that cannot train: "error" (default) or "drop_and_count".
+    public var unusable: UnusableExamplePolicy = .error
+
+    public init() {}
+
+    public func recordOptions() throws(DataError) -> RecordOptions {
+        if format == "auto" { return RecordOptions(format: nil, keyMap: keyMap) }
+        guard let f = RecordFormat(rawValue: format) else {
+            throw DataError(.unknownFormat, file: "data.format", "unknown format \"\(format)\"; expected auto, "
+                            + RecordFormat.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return RecordOptions(format: f, keyMap: keyMap)
+    }
+
+    public var renderOptions: RenderOptions {
+        RenderOptions(promptFormat: promptFormat, trainOn: trainOn, appendEOS: appendEos)
+    }
+}
+
+/// Files → records → examples → tokens and masks → length policy, streaming one record at a time.
+public enum DataPipeline {
+    public static func prepare(files: [String], renderer: ExampleRenderer, options: DataOptions) throws(DataError)
+        -> (examples: [TokenizedExample], summary: PreparationSummary, records: Int) {
+        let recordOptions = try options.recordOptions()
+        var rendered: [TokenizedExample] = []
+        var records = 0
+        for file in files {
+            var reader = try RecordReader(path: file)
+            while let r = reader.next() {
+                records += 1
+                rendered.append(try renderer.render(try RecordConverter.convert(r, options: recordOptions)))
+            }
+            if let e = reader.error { throw e }
+        }
+        let prepared = try SequencePreparation.prepare(rendered, maxLength: options.maxLength, truncation: options.truncation,
+                                                       unusable: options.unusable)
+        return (prepared.examples, prepared.summary, records)
+    }
+
+    /// The token cache key: data bytes, tokenizer files, template and every setting that changes the tokens.
+    public static func cacheKey(files: [String], tokenizerFiles: [String], template: String, options: DataOptions) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let settings = String(decoding: try encoder.encode(options), as: UTF8.self) + " cache-v1"
+        return try TokenCache.key(dataFiles: files, tokenizerFiles: tokenizerFiles, template: template, settings: settings)
+    }
+
+    /// Loads the prepared examples from the cache when it matches, or prepares and writes them.
+    public static func cached(files: [String], tokenizerFiles: [String], renderer: ExampleRenderer, options: DataOptions,
+                              cacheDirectory: String) throws -> (cache: TokenCache, reused: Bool, summary: PreparationSummary?) {
+        let template = renderer.chat?.templates.map(\.source).joined(separator: "\u{0}") ?? ""
+        let key = try cacheKey(files: files, tokenizerFiles: tokenizerFiles, template: template, options: options)
+        try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+        let path = (cacheDirectory as NSString).appendingPathComponent(SHA256.hex(key).prefix(32) + ".wtc")
+        if let existing = TokenCache.open(path: path, key: key) { return (existing, true, nil) }
+        let prepared = try prepare(files: files, renderer: renderer, options: options)
+        let writer = try TokenCache.Writer(path: path, key: key)
+        for e in prepared.examples { try writer.append(e) }
+        return (try writer.finish(), false, prepared.summary)
+    }
+}
