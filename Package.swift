@@ -39,13 +39,19 @@ let package = Package(
         .target(name: "Training", dependencies: ["Tensors"], swiftSettings: optimized),
         // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
         .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], swiftSettings: optimized),
+        // L2: layers, each a forward/backward pair.
+        .target(name: "Layers", dependencies: ["Tensors"], swiftSettings: optimized),
+        // L3: Llama-family and GPT-2 models with HF parameter names; generation over token ids.
+        .target(name: "Models", dependencies: ["Layers", "Tensors"], swiftSettings: optimized),
+        // L4: safetensors, HF folders, llama2.c checkpoints.
+        .target(name: "ModelFormats", dependencies: ["Models", "Tensors", "FileSupport"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
         // L6: the command-line tool.
         .executableTarget(
             name: "WhittleCLI",
             dependencies: [
-                "Tensors", "Benchmarking",
+                "Tensors", "Benchmarking", "ModelFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized
@@ -56,5 +62,6 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensors", "TestSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["ModelFormats", "Models", "Layers", "Tensors", "TestSupport"]),
     ]
 )
