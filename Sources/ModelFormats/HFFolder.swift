@@ -57,23 +57,24 @@ public enum HFFolder {
         let wanted = Dictionary(uniqueKeysWithValues: expected.map { ($0.name, $0.shape) })
         var problems: [String] = []
         var params: [String: Tensor] = [:]
+        var seen = Set<String>()
         for (file, names) in files {
             for fileName in names {
                 let name = whittleName(fileName, config: config)
                 if ignorable(name, config: config) { continue }
                 guard let shape = wanted[name] else { problems.append("unexpected tensor \(fileName) in \(file.path)"); continue }
+                guard seen.insert(name).inserted else { problems.append("\(fileName) appears twice (with or without the transformer. prefix)"); continue }
                 guard let entry = file.entries[fileName] else { continue }
                 let conv = config.family == .gpt2 && ModelConfig.isGPT2Conv1DWeight(name)
                 let stored = conv ? [shape[1], shape[0]] : shape
                 guard entry.shape == stored else {
                     problems.append("\(fileName) in \(file.path) has shape \(entry.shape), expected \(stored)"); continue
                 }
-                guard params[name] == nil else { problems.append("\(fileName) appears twice"); continue }
                 let t = try file.tensor(fileName)
                 params[name] = conv ? transposeConv1D(t) : t
             }
         }
-        for (name, shape) in expected where params[name] == nil {
+        for (name, shape) in expected where !seen.contains(name) {
             problems.append("missing tensor \(name) \(shape)")
         }
         if !problems.isEmpty {

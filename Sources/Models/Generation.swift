@@ -55,7 +55,7 @@ public struct GenerationResult: Sendable, Equatable {
 }
 
 /// Generates from `prompt` (ids) one token at a time: one batched prefill of the prompt, then KV-cache decode.
-/// Stops at an EOS id, after `maxNewTokens`, or when the context length is full. A prompt that is empty or
+/// Stops at an EOS id, after `maxNewTokens`, or when prompt + output fill the context length. A prompt that is empty or
 /// already fills the context is an error.
 public func generate(model: some LanguageModel, prompt: [Int], options: GenerationOptions = .init())
     throws(ModelError) -> GenerationResult {
@@ -79,7 +79,8 @@ public func generate(model: some LanguageModel, prompt: [Int], options: Generati
         seen.append(next)
         if options.eosTokenIDs.contains(next) { return GenerationResult(tokens: out, stopReason: .eos(next)) }
         if out.count == options.maxNewTokens { break }
-        if cache.length >= context { return GenerationResult(tokens: out, stopReason: .contextLength) }
+        // The whole sequence (prompt + output) fits the context, as transformers' max_length counts it.
+        if prompt.count + out.count >= context { return GenerationResult(tokens: out, stopReason: .contextLength) }
         logits = try model.forward(tokens: [next], batch: 1, cache: &cache)
         row = 0
     }
