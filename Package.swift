@@ -40,11 +40,11 @@ let package = Package(
         // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
         .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], swiftSettings: optimized),
         // L2: layers, each a forward/backward pair.
-        .target(name: "Layers", dependencies: ["Tensors"], swiftSettings: optimized),
+        .target(name: "Layers", dependencies: ["Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L3: Llama-family and GPT-2 models with HF parameter names; generation over token ids.
-        .target(name: "Models", dependencies: ["Layers", "Tensors"], swiftSettings: optimized),
+        .target(name: "Models", dependencies: ["Layers", "Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: safetensors, HF folders, llama2.c checkpoints.
-        .target(name: "ModelFormats", dependencies: ["Models", "Tensors", "FileSupport"], swiftSettings: optimized),
+        .target(name: "ModelFormats", dependencies: ["Models", "Tensors", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
         // L6: the command-line tool.

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FileSupport
 import Foundation
 import Tensors
@@ -215,28 +210,29 @@ public enum SafetensorsWriter {
         var headerBytes = Array(header.utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
 
-        var data = [UInt8]()
-        data.reserveCapacity(8 + headerBytes.count + offset)
-        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(contentsOf: headerBytes)
-        for name in names {
-            let t = tensors[name]!
-            t.withUnsafeBufferPointer { p in
-                switch dtype {
-                case .F32:
-                    data.append(contentsOf: UnsafeRawBufferPointer(p))
-                case .BF16, .F16:
-                    var h = [UInt16](repeating: 0, count: t.count)
-                    h.withUnsafeMutableBufferPointer { hp in
-                        guard let src = p.baseAddress, let dst = hp.baseAddress else { return }
-                        if dtype == .BF16 { HalfPrecision.floatToBF16(src, dst, count: t.count) }
-                        else { HalfPrecision.floatToF16(src, dst, count: t.count) }
+        // Streamed tensor by tensor, so writing never holds a second copy of the model.
+        try AtomicFile.write(to: path) { fd in
+            var prefix = withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { Array($0) }
+            prefix += headerBytes
+            try prefix.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path) }
+            for name in names {
+                let t = tensors[name]!
+                try t.withUnsafeBufferPointer { p in
+                    switch dtype {
+                    case .F32:
+                        try AtomicFile.writeAll(fd, UnsafeRawBufferPointer(p), path)
+                    case .BF16, .F16:
+                        var h = [UInt16](repeating: 0, count: t.count)
+                        h.withUnsafeMutableBufferPointer { hp in
+                            guard let src = p.baseAddress, let dst = hp.baseAddress else { return }
+                            if dtype == .BF16 { HalfPrecision.floatToBF16(src, dst, count: t.count) }
+                            else { HalfPrecision.floatToF16(src, dst, count: t.count) }
+                        }
+                        try h.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path) }
                     }
-                    h.withUnsafeBytes { data.append(contentsOf: $0) }
                 }
             }
         }
-        try AtomicFile.write(data, to: path)
     }
 
     static func jsonString(_ s: String) -> String {

@@ -6,6 +6,6 @@ struct Whittle: ParsableCommand {
         commandName: "whittle",
         abstract: "Fine-tune small language models on ordinary CPUs.",
         version: WhittleVersion.string,
-        subcommands: [Bench.self]
+        subcommands: [Bench.self, Import.self]
     )
 }
