@@ -35,7 +35,7 @@ public enum Llama2C {
         if version == 0 { shared = vocab > 0; vocab = abs(vocab) }
         guard dim > 0, hidden > 0, layers > 0, heads > 0, kvHeads > 0, vocab > 0, seqLen > 0,
               dim % heads == 0, heads % kvHeads == 0, (dim / heads) % 2 == 0,
-              [dim, hidden, layers, heads, vocab, seqLen].allSatisfy({ $0 < 1 << 24 }) else {
+              [dim, hidden, layers, heads, vocab, seqLen].allSatisfy({ $0 < 1 << 28 }) else {
             throw fail("implausible header dim \(dim), hidden_dim \(hidden), n_layers \(layers), n_heads \(heads), "
                 + "n_kv_heads \(kvHeads), vocab_size \(vocab), seq_len \(seqLen)")
         }
@@ -44,6 +44,29 @@ public enum Llama2C {
             family: .llama, modelType: "llama", vocabSize: vocab, hiddenSize: dim, intermediateSize: hidden,
             numLayers: layers, numHeads: heads, numKVHeads: kvHeads, headDim: d, maxPositionEmbeddings: seqLen,
             normEps: 1e-5, ropeTheta: 10000, tieWordEmbeddings: shared, bosTokenID: 1, eosTokenIDs: [2])
+
+        // The file size the header implies, computed with overflow checks before anything is allocated.
+        var floats = 0
+        let counts: [[Int]] = [[vocab, dim], [layers, dim], [layers, dim, dim], [layers, kvDim, dim], [layers, kvDim, dim],
+                               [layers, dim, dim], [layers, dim], [layers, hidden, dim], [layers, dim, hidden],
+                               [layers, hidden, dim], [dim]]
+            + (version == 0 ? [[seqLen, d / 2], [seqLen, d / 2]] : []) + (shared ? [] : [[vocab, dim]])
+        for shape in counts {
+            var n = 1
+            for x in shape {
+                let (p, o) = n.multipliedReportingOverflow(by: x)
+                guard !o else { throw fail("header sizes overflow: dim \(dim), hidden_dim \(hidden), n_layers \(layers)") }
+                n = p
+            }
+            let (sum, o) = floats.addingReportingOverflow(n)
+            guard !o, sum < Int.max / 8 else { throw fail("header sizes overflow: dim \(dim), hidden_dim \(hidden), n_layers \(layers)") }
+            floats = sum
+        }
+        guard headerEnd + 4 * floats == bytes.count else {
+            throw fail("file has \(bytes.count) bytes but its header (v\(version): dim \(dim), hidden_dim \(hidden), "
+                + "n_layers \(layers), n_heads \(heads), n_kv_heads \(kvHeads), vocab_size \(vocab), seq_len \(seqLen), "
+                + "\(shared ? "shared" : "separate") classifier) implies \(headerEnd + 4 * floats): truncated or not a llama2.c checkpoint")
+        }
 
         var offset = headerEnd  // in bytes
         func take(_ shape: [Int]) throws(ModelFormatError) -> Tensor {

@@ -78,3 +78,23 @@ struct Llama2CTestVocabulary {
         #expect(try back.forward(tokens: tokens, batch: 1).scalars == model.forward(tokens: tokens, batch: 1).scalars)
     }
 }
+
+@Suite struct Llama2CErrorTests {
+    @Test func truncatedAndBadHeaderFilesAreErrors() throws {
+        let dir = try ScratchFolder()
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try sharedAsset("models/stories260K/stories260K.bin"))))
+        let path = dir.path + "/cut.bin"
+        try writeBytes(Array(bytes.prefix(bytes.count - 1000)), path)
+        var message = formatError { _ = try Llama2C.read(path: path) }
+        #expect(message.hasPrefix(path) && message.contains("truncated"), "\(message)")
+        try writeBytes(Array(bytes.prefix(10)), path)
+        message = formatError { _ = try Llama2C.read(path: path) }
+        #expect(message.contains("header"), "\(message)")
+        // A header whose sizes multiply past Int.max is refused, not trapped on.
+        var huge = bytes
+        for i in 0..<3 { withUnsafeBytes(of: Int32(1 << 27).littleEndian) { huge.replaceSubrange((4 * i)..<(4 * i + 4), with: $0) } }
+        try writeBytes(huge, path)
+        message = formatError { _ = try Llama2C.read(path: path) }
+        #expect(message.contains("overflow") || message.contains("implies"), "\(message)")
+    }
+}

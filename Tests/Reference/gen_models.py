@@ -119,3 +119,29 @@ def gpt2_tied():
     cfg = GPT2Config(vocab_size=VOCAB, n_embd=48, n_layer=3, n_head=6, n_positions=64, n_inner=136,
                      bos_token_id=1, eos_token_id=2)
     _write("gpt2_tied", GPT2LMHeadModel(cfg), seed=505)
+
+
+@fixture("models/rope_inv_freq")
+def rope_inv_freq():
+    """inv_freq of transformers' LlamaRotaryEmbedding (float32) for default, linear and llama3 RoPE."""
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+    cases = [
+        ("default_d8", dict(head_dim=8, rope_theta=10000.0)),
+        ("default_d64_theta5e5", dict(head_dim=64, rope_theta=500000.0)),
+        ("linear_d16", dict(head_dim=16, rope_theta=10000.0, rope_scaling={"rope_type": "linear", "factor": 2.0})),
+        ("llama3_d64", dict(head_dim=64, rope_theta=500000.0, rope_scaling={
+            "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192}, max_position_embeddings=131072)),
+    ]
+    out = []
+    for name, kw in cases:
+        scaling = kw.pop("rope_scaling", None)
+        cfg = _llama_config(num_attention_heads=4, hidden_size=4 * kw["head_dim"], rope_scaling=scaling, **kw)
+        rope = LlamaRotaryEmbedding(cfg)
+        assert rope.attention_scaling == 1.0
+        entry = {"name": name, "head_dim": kw["head_dim"], "rope_theta": kw["rope_theta"],
+                 "inv_freq": [float(x) for x in rope.inv_freq.float()]}
+        if scaling:
+            entry["rope_scaling"] = scaling
+        out.append(entry)
+    write_json("models/rope_inv_freq.json", out)
