@@ -145,3 +145,56 @@ def rope_inv_freq():
             entry["rope_scaling"] = scaling
         out.append(entry)
     write_json("models/rope_inv_freq.json", out)
+
+
+@fixture("layers/forward")
+def layers_forward():
+    """Single layers from transformers/PyTorch on odd shapes: RMSNorm, LayerNorm, Linear+bias, SwiGLU, GELU MLP, RoPE."""
+    from transformers.models.gpt2.modeling_gpt2 import GPT2MLP
+    from transformers.models.llama.modeling_llama import (LlamaMLP, LlamaRMSNorm, LlamaRotaryEmbedding,
+                                                          apply_rotary_pos_emb)
+    g = torch.Generator().manual_seed(7)
+
+    def rnd(*shape, scale=1.0):
+        return scale * torch.randn(*shape, generator=g)
+
+    def flat(t):
+        return [float(x) for x in t.detach().float().reshape(-1)]
+
+    n, c, f = 5, 37, 23
+    x = rnd(n, c)
+    out = {"n": n, "c": c, "f": f, "x": flat(x)}
+    with torch.no_grad():
+        rms = LlamaRMSNorm(c, eps=1e-5)
+        rms.weight.copy_(1 + 0.1 * rnd(c))
+        out["rmsnorm"] = {"eps": 1e-5, "weight": flat(rms.weight), "y": flat(rms(x))}
+        ln = torch.nn.LayerNorm(c, eps=1e-5)
+        ln.weight.copy_(1 + 0.1 * rnd(c)); ln.bias.copy_(0.1 * rnd(c))
+        out["layernorm"] = {"eps": 1e-5, "weight": flat(ln.weight), "bias": flat(ln.bias), "y": flat(ln(x))}
+        lin = torch.nn.Linear(c, f)
+        lin.weight.copy_(rnd(f, c, scale=0.2)); lin.bias.copy_(rnd(f, scale=0.1))
+        out["linear"] = {"weight": flat(lin.weight), "bias": flat(lin.bias), "y": flat(lin(x))}
+        cfg = _llama_config(hidden_size=c, intermediate_size=f, num_attention_heads=1, num_key_value_heads=1, head_dim=2)
+        mlp = LlamaMLP(cfg)
+        for p in mlp.parameters():
+            p.copy_(rnd(*p.shape, scale=0.2))
+        out["swiglu"] = {"gate": flat(mlp.gate_proj.weight), "up": flat(mlp.up_proj.weight),
+                         "down": flat(mlp.down_proj.weight), "y": flat(mlp(x))}
+        gcfg = GPT2Config(n_embd=c, n_head=1, n_inner=f, activation_function="gelu_new", resid_pdrop=0.0)
+        gmlp = GPT2MLP(f, gcfg).eval()
+        for p in gmlp.parameters():
+            p.copy_(rnd(*p.shape, scale=0.2))
+        # Conv1D weights are [in, out]; store them transposed into Linear's [out, in].
+        out["gelu_mlp"] = {"fc": flat(gmlp.c_fc.weight.t()), "fc_bias": flat(gmlp.c_fc.bias),
+                           "proj": flat(gmlp.c_proj.weight.t()), "proj_bias": flat(gmlp.c_proj.bias), "y": flat(gmlp(x))}
+        # RoPE on q [1, H, T, D] at positions 3..3+T (HF layout), stored as [T, H, D].
+        h, t, d = 3, 5, 10
+        rcfg = _llama_config(num_attention_heads=h, num_key_value_heads=h, hidden_size=h * d, rope_theta=1000.0)
+        rope = LlamaRotaryEmbedding(rcfg)
+        q = rnd(1, h, t, d)
+        pos = torch.arange(3, 3 + t)[None]
+        cos, sin = rope(q, pos)
+        qr, _ = apply_rotary_pos_emb(q, q, cos, sin)
+        out["rope"] = {"heads": h, "t": t, "d": d, "theta": 1000.0, "positions": pos[0].tolist(),
+                       "q": flat(q[0].transpose(0, 1)), "y": flat(qr[0].transpose(0, 1))}
+    write_json("layers/forward.json", out)
