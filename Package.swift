@@ -26,19 +26,20 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         // A C twin of the GEMM timing loop, so `whittle bench gemm` can compare Swift's call path with C's in one run.
-        .target(name: "CBenchSupport", dependencies: ["COpenBLAS"]),
+        .target(name: "CBenchSupport", dependencies: ["COpenBLAS"], exclude: ["README.md"]),
         // L0: atomic writes, memory maps, SHA-256 (checkpoints, token cache, provenance).
-        .target(name: "FileSupport", swiftSettings: optimized),
+        .target(name: "FileSupport", exclude: ["README.md"], swiftSettings: optimized),
         // L1: tensors and kernels.
-        .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: optimized),
-        // L1: tokenizers, chat templates, and the order-keeping JSON they and the data pipeline share.
-        .target(name: "Tokenization", swiftSettings: optimized),
+        .target(name: "Tensors", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: optimized),
+        // L1: text ⇄ token ids (tokenizer.json, llama2.c tokenizer.bin, GGUF vocabularies), chat templates, and the
+        // order-keeping JSON they and the data pipeline share; Foundation only.
+        .target(name: "Tokenization", exclude: ["README.md"], swiftSettings: optimized),
         // L2: domain data files to examples (then tokens, masks, packing).
-        .target(name: "TrainingData", dependencies: ["Tokenization", "Tensors", "FileSupport"], swiftSettings: optimized),
+        .target(name: "TrainingData", dependencies: ["Tokenization", "Tensors", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: optimizers, schedules, clipping (the trainer joins when models land).
-        .target(name: "Training", dependencies: ["Tensors"], swiftSettings: optimized),
+        .target(name: "Training", dependencies: ["Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
-        .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], swiftSettings: optimized),
+        .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], exclude: ["README.md"], swiftSettings: optimized),
         // L2: layers, each a forward/backward pair.
         .target(name: "Layers", dependencies: ["Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L3: Llama-family and GPT-2 models with HF parameter names; generation over token ids.
@@ -46,12 +47,12 @@ let package = Package(
         // L4: safetensors, HF folders, llama2.c checkpoints.
         .target(name: "ModelFormats", dependencies: ["Models", "Tensors", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
-        .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport"], swiftSettings: optimized),
+        .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport", "Tokenization"], exclude: ["README.md"], swiftSettings: optimized),
         // L6: the command-line tool.
         .executableTarget(
             name: "WhittleCLI",
             dependencies: [
-                "Tensors", "Benchmarking", "ModelFormats",
+                "Tensors", "Benchmarking", "Tokenization", "ModelFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized
@@ -62,6 +63,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensors", "TestSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "ModelsTests", dependencies: ["ModelFormats", "Models", "Layers", "Tensors", "TestSupport"]),
     ]
 )

@@ -42,6 +42,12 @@ public struct LocatedExample: Sendable, Equatable {
     public var file: String
     public var line: Int
     public var example: Example
+
+    public init(file: String, line: Int, example: Example) {
+        self.file = file
+        self.line = line
+        self.example = example
+    }
 }
 
 /// How to read records: the format (or nil to detect it from the keys of each record) and a key mapping

@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Whittle's speed (build with -c release).",
-        subcommands: [BenchGEMM.self, BenchKernels.self]
+        subcommands: [BenchGEMM.self, BenchKernels.self, BenchTokenize.self]
     )
 }
 

@@ -190,6 +190,14 @@ func nonBlankLines(_ path: String) throws -> [String] {
         #expect(v["m"] == .array([.bool(true), .null, .string("é😀\n")]))
     }
 
+    @Test func duplicateKeysAndHugeIntegers() throws {
+        #expect(throws: JSONError.self) { try JSONParser.parse(#"{"a": 1, "a": 2}"#) }
+        let python = try JSONParser.parse(#"{"a": 1, "b": 2, "a": 3}"#, duplicateKeys: .lastWins)
+        #expect(python.keys == ["a", "b"] && python["a"] == .integer(3))
+        #expect(throws: JSONError.self) { try JSONParser.parse("[12345678901234567890]") }
+        #expect(try JSONParser.parse("[9223372036854775807, -0, 1E2]") == .array([.integer(Int.max), .integer(0), .double(100)]))
+    }
+
     @Test func errorsSayWhere() {
         for (text, line, column) in [("{\"a\": }", 1, 7), ("{\n  \"a\": 1,\n  \"a\": 2\n}", 3, 3), ("[1, 2", 1, 1), ("01", 1, 1),
                                      ("\"\\ud800\"", 1, 2), ("{\"a\" 1}", 1, 6), ("tru", 1, 1), ("{} x", 1, 4)] {

@@ -9,24 +9,37 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
 /// A strict JSON parser (RFC 8259) over UTF-8 bytes that keeps key order and reports line and column.
 ///
 /// Strings must be valid UTF-8; `\u` escapes with surrogate pairs are decoded; lone surrogates are an error
-/// (Python's json would accept them, but they cannot become Swift strings without loss).
+/// (Python's json would accept them, but they cannot become Swift strings without loss). Integers beyond 64 bits
+/// are an error (Python keeps them exact; silently rounding them to a double would not be).
 public struct JSONParser {
+    /// What a repeated key in one object means.
+    public enum DuplicateKeys: Sendable {
+        /// An error (data files: a repeated key is almost always a bug).
+        case reject
+        /// Python's `json.loads`: the last value wins, in the first key's position (chat-template contexts).
+        case lastWins
+    }
+
     private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
     private let firstLine: Int
+    private let duplicates: DuplicateKeys
 
     /// Parses one JSON value filling the whole of `text`. `firstLine` numbers the first line of `text`
     /// (for a JSONL record, its line in the file).
-    public static func parse(_ text: String, firstLine: Int = 1) throws(JSONError) -> JSONValue {
+    public static func parse(_ text: String, firstLine: Int = 1, duplicateKeys: DuplicateKeys = .reject) throws(JSONError) -> JSONValue {
         var copy = text
         let result: Result<JSONValue, JSONError> = copy.withUTF8 { bytes in
-            do throws(JSONError) { return .success(try parse(bytes: bytes, firstLine: firstLine)) } catch { return .failure(error) }
+            do throws(JSONError) {
+                return .success(try parse(bytes: bytes, firstLine: firstLine, duplicateKeys: duplicateKeys))
+            } catch { return .failure(error) }
         }
         return try result.get()
     }
 
-    public static func parse(bytes: UnsafeBufferPointer<UInt8>, firstLine: Int = 1) throws(JSONError) -> JSONValue {
-        var p = JSONParser(bytes: bytes, firstLine: firstLine)
+    public static func parse(bytes: UnsafeBufferPointer<UInt8>, firstLine: Int = 1,
+                             duplicateKeys: DuplicateKeys = .reject) throws(JSONError) -> JSONValue {
+        var p = JSONParser(bytes: bytes, firstLine: firstLine, duplicates: duplicateKeys)
         p.skipWhitespace()
         if p.i == bytes.count { throw p.error("empty input, expected a JSON value", at: p.i) }
         let v = try p.value(depth: 0)
@@ -35,9 +48,10 @@ public struct JSONParser {
         return v
     }
 
-    private init(bytes: UnsafeBufferPointer<UInt8>, firstLine: Int) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, firstLine: Int, duplicates: DuplicateKeys) {
         self.bytes = bytes
         self.firstLine = firstLine
+        self.duplicates = duplicates
     }
 
     // MARK: - Errors
@@ -102,14 +116,16 @@ public struct JSONParser {
             guard bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key, found \(describe(i))", at: i) }
             let keyAt = i
             let key = try string()
-            if pairs.contains(where: { $0.key == key }) { throw error("duplicate key \"\(key)\"", at: keyAt) }
+            let existing = pairs.firstIndex { $0.key == key }
+            if existing != nil && duplicates == .reject { throw error("duplicate key \"\(key)\"", at: keyAt) }
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else {
                 throw error("expected ':' after key \"\(key)\", found \(describe(i))", at: i)
             }
             i += 1
             skipWhitespace()
-            pairs.append((key, try value(depth: depth + 1)))
+            let v = try value(depth: depth + 1)
+            if let existing { pairs[existing].value = v } else { pairs.append((key, v)) }
             skipWhitespace()
             guard i < bytes.count else { throw error("unterminated object (opened here)", at: open) }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -163,7 +179,10 @@ public struct JSONParser {
             if digits() == 0 { throw error("invalid number: no digits in exponent", at: start) }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
-        if isInteger, let n = Int(text) { return .integer(n) }
+        if isInteger {
+            guard let n = Int(text) else { throw error("integer \(text) does not fit in 64 bits", at: start) }
+            return .integer(n)
+        }
         guard let d = Double(text) else { throw error("invalid number \(text)", at: start) }
         return .double(d)
     }
