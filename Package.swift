@@ -40,13 +40,19 @@ let package = Package(
         .target(name: "Training", dependencies: ["Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
         .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], exclude: ["README.md"], swiftSettings: optimized),
+        // L2: layers, each a forward/backward pair.
+        .target(name: "Layers", dependencies: ["Tensors"], exclude: ["README.md"], swiftSettings: optimized),
+        // L3: Llama-family and GPT-2 models with HF parameter names; generation over token ids.
+        .target(name: "Models", dependencies: ["Layers", "Tensors"], exclude: ["README.md"], swiftSettings: optimized),
+        // L4: safetensors, HF folders, llama2.c checkpoints.
+        .target(name: "ModelFormats", dependencies: ["Models", "Tensors", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport", "Tokenization"], exclude: ["README.md"], swiftSettings: optimized),
         // L6: the command-line tool.
         .executableTarget(
             name: "WhittleCLI",
             dependencies: [
-                "Tensors", "Benchmarking", "Tokenization",
+                "Tensors", "Benchmarking", "Tokenization", "ModelFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized
@@ -59,5 +65,6 @@ let package = Package(
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["Tokenization"]),
+        .testTarget(name: "ModelsTests", dependencies: ["ModelFormats", "Models", "Layers", "Tensors", "TestSupport"]),
     ]
 )
