@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "WhittleCLI",
             dependencies: [
-                "Tensors", "Benchmarking", "Tokenization", "ModelFormats",
+                "Tensors", "Benchmarking", "Tokenization", "ModelFormats", "TrainingData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized

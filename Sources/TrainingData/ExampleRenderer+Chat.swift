@@ -53,6 +53,20 @@ extension ExampleRenderer {
             throw fail("the template's {% generation %} tags cover \(spans.count) of \(assistantTurns.count) assistant turns")
         }
 
+        // A template that ignores `tool_calls` would train the model to answer a tool turn with nothing.
+        if spans.count == assistantTurns.count {
+            for (span, i) in zip(spans, assistantTurns) {
+                guard let calls = turns[i].toolCalls?.arrayValue else { continue }
+                let text = String(String.UnicodeScalarView(fullScalars[span]))
+                for call in calls {
+                    if let name = call["function"]?["name"]?.stringValue, !text.contains(name) {
+                        throw fail("the chat template does not render tool calls (assistant turn \(i + 1) calls \"\(name)\", "
+                                   + "which does not appear in its text); use a model whose template renders tool_calls")
+                    }
+                }
+            }
+        }
+
         // Token boundaries: the text before each boundary must tokenize as a prefix of the whole.
         var prefixTokenCount: [Int: Int] = [0: 0, fullScalars.count: tokens.count]
         func tokenIndex(_ offset: Int) throws(DataError) -> Int {

@@ -59,6 +59,12 @@ import TrainingData
         // the prefix check refuses it instead of mis-masking.
         let merging = try plain("{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}")
         #expect { try merging.render(conv) } throws: { ($0 as? DataError)?.message.contains("does not tokenize as a prefix") ?? false }
+        // Tool calls on a template that ignores them (ChatML here) would train an empty answer: refused.
+        let call = JSONValue.array([.object([("type", .string("function")),
+                                             ("function", .object([("name", .string("get_weather")), ("arguments", .object([]))]))])])
+        let toolTurn = LocatedExample(file: "t.json", line: 2, example: .chat(turns: [ChatTurn(role: "user", content: "Weather?"),
+                                                                                    ChatTurn(role: "assistant", content: "", toolCalls: call)], tools: nil))
+        #expect { try r.render(toolTurn) } throws: { ($0 as? DataError)?.message.contains("does not render tool calls") ?? false }
         // Prompt/completion through the chat template: the completion is the assistant turn.
         let viaChat = try ExampleRenderer(tokenizer: r.tokenizer, chat: r.chat, options: RenderOptions(promptFormat: .chatTemplate))
         let pc = try viaChat.render(LocatedExample(file: "p.jsonl", line: 1, example: .promptCompletion(prompt: "2+2?", completion: "4")))
