@@ -12,34 +12,19 @@ import pathlib
 
 import transformers
 
-from gen_chat_templates import LLAMA31, SMOLLM2, with_generation
+from gen_chat_templates import LLAMA31, LLAMA31_GENERATION, SMOLLM2, SMOLLM2_GENERATION
 from registry import OUT, SHARED, fixture, write_json
 
 FAMILIES = {
     "chatml": {
         "template": SMOLLM2,
-        "generation": with_generation(
-            SMOLLM2,
-            "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}",
-            "{% if message['role'] == 'assistant' %}{{ '<|im_start|>assistant\n' }}{% generation %}"
-            "{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}"
-            "{% else %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endif %}"),
+        "generation": SMOLLM2_GENERATION,
         "special": ["<|im_start|>", "<|im_end|>"],
         "bos": "<|im_start|>", "eos": "<|im_end|>",
     },
     "llama31": {
         "template": LLAMA31,
-        "generation": with_generation(
-            LLAMA31,
-            """        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n""",
-            """        {%- if message.role == 'assistant' %}
-            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}
-            {%- generation %}
-            {{- message['content'] | trim + '<|eot_id|>' }}
-            {%- endgeneration %}
-        {%- else %}
-        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}
-        {%- endif %}\n"""),
+        "generation": LLAMA31_GENERATION,
         "special": ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
         "bos": "<|begin_of_text|>", "eos": "<|eot_id|>",
         "extra": {"date_string": "26 Jul 2024"},

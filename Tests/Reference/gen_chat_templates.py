@@ -580,10 +580,8 @@ def with_generation(template, old, new):
     return template.replace(old, new)
 
 
-@fixture("chat-templates-llama31-generation")
-def llama31_generation():
-    """Llama-3.1 template with assistant turns wrapped in {% generation %}: spans from transformers' AssistantTracker."""
-    template = with_generation(
+# The published templates with assistant turns wrapped in {% generation %} (gen_chat_masks.py uses them too).
+LLAMA31_GENERATION = with_generation(
         LLAMA31,
         """        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n""",
         """        {%- if message.role == 'assistant' %}
@@ -594,6 +592,19 @@ def llama31_generation():
         {%- else %}
         {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}
         {%- endif %}\n""")
+
+SMOLLM2_GENERATION = with_generation(
+        SMOLLM2,
+        "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}",
+        "{% if message['role'] == 'assistant' %}{{ '<|im_start|>assistant\n' }}{% generation %}"
+        "{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}"
+        "{% else %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endif %}")
+
+
+@fixture("chat-templates-llama31-generation")
+def llama31_generation():
+    """Llama-3.1 template with assistant turns wrapped in {% generation %}: spans from transformers' AssistantTracker."""
+    template = LLAMA31_GENERATION
     write_family("llama31-generation", "Llama-3.1-8B-Instruct template (as in chat-templates-llama31) with assistant "
                  "content wrapped in {% generation %} by gen_chat_templates.py", template,
                  basic_cases() + llama_tool_cases()[:3],
@@ -603,12 +614,7 @@ def llama31_generation():
 @fixture("chat-templates-smollm2-generation")
 def smollm2_generation():
     """SmolLM2 ChatML template with assistant turns wrapped in {% generation %}."""
-    template = with_generation(
-        SMOLLM2,
-        "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}",
-        "{% if message['role'] == 'assistant' %}{{ '<|im_start|>assistant\n' }}{% generation %}"
-        "{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}"
-        "{% else %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endif %}")
+    template = SMOLLM2_GENERATION
     write_family("smollm2-generation", "SmolLM2-135M-Instruct template with assistant turns wrapped in {% generation %} "
                  "by gen_chat_templates.py", template, basic_cases(), {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>"})
 
