@@ -46,13 +46,16 @@ let package = Package(
         .target(name: "Models", dependencies: ["Layers", "Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: safetensors, HF folders, llama2.c checkpoints.
         .target(name: "ModelFormats", dependencies: ["Models", "Tensors", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
+        // L4: measuring models: generation from text, scoring (loss, perplexity); task metrics and reports to come.
+        .target(name: "Evaluation", dependencies: ["Models", "ModelFormats", "TrainingData", "Tokenization", "Tensors"],
+                exclude: ["README.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport", "Tokenization"], exclude: ["README.md"], swiftSettings: optimized),
         // L6: the command-line tool.
         .executableTarget(
             name: "WhittleCLI",
             dependencies: [
-                "Tensors", "Benchmarking", "Tokenization", "ModelFormats", "TrainingData",
+                "Tensors", "Benchmarking", "Tokenization", "ModelFormats", "TrainingData", "Evaluation", "Models",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized
@@ -65,6 +68,7 @@ let package = Package(
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["Tokenization"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "ModelFormats", "Models", "Tokenization", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["ModelFormats", "Models", "Layers", "Tensors", "TestSupport"]),
     ]
 )

@@ -49,16 +49,17 @@ public struct GenerationOptions: Sendable {
 
 /// The generated ids (prompt excluded) and why generation stopped.
 public struct GenerationResult: Sendable, Equatable {
-    public enum StopReason: Sendable, Equatable { case eos(Int), maxNewTokens, contextLength }
+    public enum StopReason: Sendable, Equatable { case eos(Int), maxNewTokens, contextLength, stoppedByCaller }
     public var tokens: [Int]
     public var stopReason: StopReason
 }
 
 /// Generates from `prompt` (ids) one token at a time: one batched prefill of the prompt, then KV-cache decode.
 /// Stops at an EOS id, after `maxNewTokens`, or when prompt + output fill the context length. A prompt that is empty or
-/// already fills the context is an error.
-public func generate(model: some LanguageModel, prompt: [Int], options: GenerationOptions = .init())
-    throws(ModelError) -> GenerationResult {
+/// already fills the context is an error. `onToken` sees each new id as it is chosen (for streaming and stop
+/// strings) and returns false to stop there.
+public func generate(model: some LanguageModel, prompt: [Int], options: GenerationOptions = .init(),
+                     onToken: (Int) -> Bool = { _ in true }) throws(ModelError) -> GenerationResult {
     try options.validate()
     let context = model.config.contextLength
     guard !prompt.isEmpty else { throw ModelError("the prompt is empty (start with a BOS id)") }
@@ -77,7 +78,8 @@ public func generate(model: some LanguageModel, prompt: [Int], options: Generati
         let next = Sampler.pick(&scores, previous: seen, options: options, rng: &rng)
         out.append(next)
         seen.append(next)
-        if options.eosTokenIDs.contains(next) { return GenerationResult(tokens: out, stopReason: .eos(next)) }
+        if options.eosTokenIDs.contains(next) { _ = onToken(next); return GenerationResult(tokens: out, stopReason: .eos(next)) }
+        if !onToken(next) { return GenerationResult(tokens: out, stopReason: .stoppedByCaller) }
         if out.count == options.maxNewTokens { break }
         // The whole sequence (prompt + output) fits the context, as transformers' max_length counts it.
         if prompt.count + out.count >= context { return GenerationResult(tokens: out, stopReason: .contextLength) }

@@ -6,6 +6,6 @@ struct Whittle: ParsableCommand {
         commandName: "whittle",
         abstract: "Fine-tune small language models on ordinary CPUs.",
         version: WhittleVersion.string,
-        subcommands: [Bench.self, Tokenize.self, Template.self, Import.self, DataCommand.self]
+        subcommands: [Generate.self, Eval.self, DataCommand.self, Tokenize.self, Template.self, Import.self, Bench.self]
     )
 }

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Evaluation
+import Foundation
+import Models
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text from a model folder (config.json + safetensors + tokenizer files).",
+        discussion: "Greedy by default (--temperature 0). Stops at the model's EOS ids, a --stop string, or --max-tokens."
+    )
+
+    @Option(help: "Hugging Face model folder.") var model: String
+    @Option(help: "The prompt text.") var prompt: String
+    @Flag(help: "Render the prompt with the model's chat template (as a user turn, with the generation prompt).") var chat = false
+    @Option(help: "A system message (with --chat).") var system: String?
+    @Option(help: "New tokens at most.") var maxTokens = 128
+    @Option(help: "0 = greedy.") var temperature = 0.0
+    @Option(help: "0 = off.") var topK = 0
+    @Option(help: "1 = off.") var topP = 1.0
+    @Option(help: "0 = off.") var minP = 0.0
+    @Option(help: "1 = off.") var repetitionPenalty = 1.0
+    @Option(help: "Sampling seed.") var seed: UInt64 = 0
+    @Option(name: .customLong("stop"), help: "Stop at this text (repeatable).") var stops: [String] = []
+    @Flag(help: "Print JSON: prompt ids, generated ids, text, stop reason.") var json = false
+
+    func run() throws {
+        let m = try LoadedModel(folder: model)
+        let options = GenerationOptions(maxNewTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                        repetitionPenalty: repetitionPenalty, seed: seed)
+        let result = try TextGeneration.run(m, prompt: prompt, chat: chat, system: system, options: options, stopStrings: stops) { piece in
+            if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
+        }
+        if json {
+            struct Out: Encodable { var promptIDs: [Int]; var generatedIDs: [Int]; var text: String; var stopReason: String }
+            print(try JSONOutput.encode(Out(promptIDs: result.promptIDs, generatedIDs: result.generatedIDs, text: result.text,
+                                            stopReason: result.stopReason)))
+        } else {
+            print("")
+        }
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score a model on {\"text\": …} records: token-weighted next-token loss and perplexity.",
+        discussion: "Each record is tokenized alone with the tokenizer's special-token policy and scored as one sequence."
+    )
+
+    @Option(help: "Hugging Face model folder.") var model: String
+    @Option(help: "JSONL (or JSON array) of {\"text\": …} records.") var data: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let m = try LoadedModel(folder: model)
+        let records = try RecordTexts.read(data)
+        let result = try Scoring.score(m, texts: records)
+        if json {
+            struct Out: Encodable { var model: String; var data: String; var meanLoss: Double; var perplexity: Double; var tokens: Int; var texts: Int }
+            print(try JSONOutput.encode(Out(model: model, data: data, meanLoss: result.meanLoss, perplexity: result.perplexity,
+                                            tokens: result.tokens, texts: result.texts)))
+        } else {
+            print(String(format: "%@: loss %.6f · perplexity %.4f · %d tokens in %d texts", data, result.meanLoss, result.perplexity,
+                         result.tokens, result.texts))
+        }
+    }
+}
