@@ -18,20 +18,31 @@ public struct TextGeneration {
     public static func run(_ m: LoadedModel, prompt: String, chat: Bool = false, system: String? = nil,
                            options: GenerationOptions, stopStrings: [String] = [],
                            onText: (String) -> Void = { _ in }) throws -> Result {
-        let promptIDs: [Int]
         if chat {
-            guard let config = m.chat else {
-                throw ModelError("\(m.folder) has no chat template (tokenizer_config.json chat_template); drop --chat")
-            }
-            var messages: [JinjaValue] = []
-            if let system { messages.append(.dict(JinjaDict([("role", .string("system")), ("content", .string(system))]))) }
-            messages.append(.dict(JinjaDict([("role", .string("user")), ("content", .string(prompt))])))
-            let text = try config.template().render(messages: messages, addGenerationPrompt: true,
-                                                    specialTokens: config.specialTokens).text
-            promptIDs = m.tokenizer.encode(text, addSpecialTokens: false)
-        } else {
-            promptIDs = m.tokenizer.encode(prompt, addSpecialTokens: true)
+            var messages: [(role: String, content: String)] = []
+            if let system { messages.append(("system", system)) }
+            messages.append(("user", prompt))
+            return try reply(m, messages: messages, options: options, stopStrings: stopStrings, onText: onText)
         }
+        return try generateText(m, promptIDs: m.tokenizer.encode(prompt, addSpecialTokens: true), options: options,
+                                stopStrings: stopStrings, onText: onText)
+    }
+
+    /// The assistant's next turn in a conversation, rendered with the chat template and its generation prompt
+    /// (as `apply_chat_template(messages, add_generation_prompt=True)`), tokenized without added special tokens.
+    public static func reply(_ m: LoadedModel, messages: [(role: String, content: String)], options: GenerationOptions,
+                             stopStrings: [String] = [], onText: (String) -> Void = { _ in }) throws -> Result {
+        guard let config = m.chat else {
+            throw ModelError("\(m.folder) has no chat template (tokenizer_config.json chat_template); use a plain prompt")
+        }
+        let values = messages.map { JinjaValue.dict(JinjaDict([("role", .string($0.role)), ("content", .string($0.content))])) }
+        let text = try config.template().render(messages: values, addGenerationPrompt: true, specialTokens: config.specialTokens).text
+        return try generateText(m, promptIDs: m.tokenizer.encode(text, addSpecialTokens: false), options: options,
+                                stopStrings: stopStrings, onText: onText)
+    }
+
+    static func generateText(_ m: LoadedModel, promptIDs: [Int], options: GenerationOptions, stopStrings: [String],
+                             onText: (String) -> Void) throws -> Result {
         var opts = options
         opts.eosTokenIDs = opts.eosTokenIDs.isEmpty ? m.eosTokenIDs : opts.eosTokenIDs
         var ids: [Int] = []

@@ -64,3 +64,37 @@ struct Eval: ParsableCommand {
         }
     }
 }
+
+struct Chat: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "An interactive multi-turn chat in the terminal, with the model's chat template.",
+        discussion: "Type a message and press return; an empty line or end of input (Ctrl-D) ends the chat; /reset starts over."
+    )
+
+    @Option(help: "Hugging Face model folder (with a chat template in tokenizer_config.json).") var model: String
+    @Option(help: "A system message.") var system: String?
+    @Option(help: "New tokens at most per reply.") var maxTokens = 256
+    @Option(help: "0 = greedy.") var temperature = 0.7
+    @Option(help: "1 = off.") var topP = 0.9
+    @Option(help: "Sampling seed.") var seed: UInt64 = 0
+
+    func run() throws {
+        let m = try LoadedModel(folder: model)
+        guard m.chat != nil else { throw ValidationError("\(model) has no chat template; use whittle generate") }
+        var messages: [(role: String, content: String)] = system.map { [("system", $0)] } ?? []
+        var turn: UInt64 = 0
+        while true {
+            FileHandle.standardOutput.write(Data("> ".utf8))
+            guard let line = readLine(), !line.isEmpty else { break }
+            if line == "/reset" { messages = system.map { [("system", $0)] } ?? []; continue }
+            messages.append(("user", line))
+            let options = GenerationOptions(maxNewTokens: maxTokens, temperature: temperature, topP: topP, seed: seed &+ turn)
+            let r = try TextGeneration.reply(m, messages: messages, options: options) { piece in
+                FileHandle.standardOutput.write(Data(piece.utf8))
+            }
+            print("")
+            messages.append(("assistant", r.text))
+            turn += 1
+        }
+    }
+}
