@@ -45,7 +45,7 @@ let package = Package(
         // L3: Llama-family and GPT-2 models with HF parameter names; generation over token ids.
         .target(name: "Models", dependencies: ["Layers", "Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: safetensors, HF folders, llama2.c checkpoints.
-        .target(name: "ModelFormats", dependencies: ["Models", "Tensors", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
+        .target(name: "ModelFormats", dependencies: ["Models", "Tensors", "FileSupport", "Tokenization"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: measuring models: generation from text, scoring (loss, perplexity); task metrics and reports to come.
         .target(name: "Evaluation", dependencies: ["Models", "ModelFormats", "TrainingData", "Tokenization", "Tensors"],
                 exclude: ["README.md"], swiftSettings: optimized),

@@ -2,6 +2,7 @@ import FileSupport
 import Foundation
 import Models
 import Tensors
+import Tokenization
 
 /// karpathy/llama2.c checkpoints: v0 ("legacy", read by run.c) and v1 (magic "ak42", float32).
 ///
@@ -137,5 +138,31 @@ public enum Llama2C {
             }
         }
         return out
+    }
+}
+
+// MARK: - Import as a Hugging Face folder
+
+extension Llama2C {
+    /// `whittle import llama2c`: the checkpoint as config.json, generation_config.json and model.safetensors, and,
+    /// given its tokenizer.bin, tokenizer.json and tokenizer_config.json as transformers would write them. Every file
+    /// is written atomically.
+    @discardableResult
+    public static func importFolder(model: String, tokenizer: String?, out: String) throws -> LlamaModel {
+        let imported = try read(path: model)
+        var files: Llama2CConversion.Files? = nil
+        if let tokenizer {
+            files = try Llama2CConversion.huggingFaceFiles(fromTokenizerBin: tokenizer, contextLength: imported.config.contextLength)
+            let vocab = try Tokenizer.load(path: tokenizer).vocabularySize
+            guard vocab == imported.config.vocabSize else {
+                throw ModelError("\(tokenizer) has \(vocab) tokens but \(model) has a vocabulary of \(imported.config.vocabSize)")
+            }
+        }
+        try HFFolder.write(imported, to: out)
+        if let files {
+            try AtomicFile.write(files.tokenizerJSON, to: out + "/tokenizer.json")
+            try AtomicFile.write(files.tokenizerConfigJSON, to: out + "/tokenizer_config.json")
+        }
+        return imported
     }
 }

@@ -11,10 +11,10 @@ import Tokenization
     func stories260KFolder() throws -> String {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("s260-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let model = try Llama2C.read(path: try sharedAsset("models/stories260K/stories260K.bin"))
-        try HFFolder.write(model, to: folder)
-        try FileManager.default.copyItem(atPath: repoRoot.appendingPathComponent("Tests/Reference/fixtures/tokenizers/tok512.tokenizer.json").path,
-                                         toPath: folder + "/tokenizer.json")
+        // What `whittle import llama2c --model stories260K.bin --tokenizer tok512.bin` writes.
+        try Llama2C.importFolder(model: try sharedAsset("models/stories260K/stories260K.bin"),
+                                 tokenizer: try sharedAsset("models/stories260K/tok512.bin"), out: folder)
+        #expect(FileManager.default.fileExists(atPath: folder + "/tokenizer_config.json"))
         return folder
     }
 
@@ -32,6 +32,25 @@ import Tokenization
         #expect(abs(all.meanLoss - f["mean_loss"].double) <= 1e-5 * f["mean_loss"].double, "mean \(all.meanLoss) vs \(f["mean_loss"].double)")
         #expect(all.tokens == f["texts"].array.reduce(0) { $0 + $1["tokens"].int })
         #expect(abs(all.perplexity - Foundation.exp(all.meanLoss)) < 1e-12)
+    }
+
+    @Test func importRefusesAMismatchedTokenizer() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("s260-\(UUID())").path
+        let gpt2Bin = try sharedAsset("models/stories260K/tok512.bin")
+        // A tokenizer.bin cut to fewer tokens than the model's vocabulary must be refused before anything is written.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: gpt2Bin))
+        let cut = FileManager.default.temporaryDirectory.appendingPathComponent("cut-\(UUID()).bin").path
+        var n = 4, entries = 0
+        while n < bytes.count && entries < 300 {
+            let len = Int(bytes[n + 4]) | Int(bytes[n + 5]) << 8 | Int(bytes[n + 6]) << 16 | Int(bytes[n + 7]) << 24
+            n += 8 + len
+            entries += 1
+        }
+        try bytes.prefix(n).write(to: URL(fileURLWithPath: cut))
+        #expect(throws: (any Error).self) {
+            try Llama2C.importFolder(model: try sharedAsset("models/stories260K/stories260K.bin"), tokenizer: cut, out: folder)
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/model.safetensors"))
     }
 
     @Test func greedyTextMatchesTheGoldenOutput() throws {
