@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Whittle's speed (build with -c release).",
-        subcommands: [BenchGEMM.self, BenchKernels.self, BenchTokenize.self]
+        subcommands: [BenchGEMM.self, BenchKernels.self, BenchTokenize.self, BenchInfer.self]
     )
 }
 
@@ -125,5 +125,26 @@ struct BenchKernels: ParsableCommand {
             print(name + String(format: " %4d %11.1f %9.2f %9.3f", r.threads, r.medianMicroseconds,
                                 r.gigabytesPerSecond, r.gigaElementsPerSecond))
         }
+    }
+}
+
+struct BenchInfer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "infer",
+        abstract: "Prefill and decode tokens/s and peak RSS of random-init SmolLM2-135M- and stories15M-shaped models.",
+        discussion: "Run the PyTorch anchor (../shared/bench/run_anchor.sh infer) beside it; report 1- and 2-thread figures."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Models, comma-separated: smollm2-135m, stories15m.")
+    var models = "smollm2-135m,stories15m"
+
+    func run() throws {
+        let json = options.json
+        let report = try InferBenchmark.run(threadCounts: try options.threadCounts(),
+                                            models: models.split(separator: ",").map(String.init), version: WhittleVersion.string,
+                                            progress: { line in if !json { print(line) } })
+        if json { print(try JSONOutput.encode(report)) }
     }
 }
