@@ -1,6 +1,7 @@
 import FileSupport
 import Foundation
 import Tensors
+import Tokenization
 
 // MARK: - Errors
 
@@ -235,20 +236,7 @@ public enum SafetensorsWriter {
         }
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (Tokenization's one JSON writer).
+    static func jsonString(_ s: String) -> String { JSONValue.quoted(s) }
 }
 

@@ -13,25 +13,7 @@ public enum Llama2CConversion {
 
     /// - Parameter contextLength: the model's sequence length (tokenizer_config.json `model_max_length`).
     public static func huggingFaceFiles(fromTokenizerBin path: String, contextLength: Int) throws -> Files {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TokenizerError.unreadable(file: path, reason: "no such file or not readable")
-        }
-        var reader = ByteReader(data: data, file: path)
-        _ = try reader.u32("max_token_length")
-        var pieces: [String] = []
-        var scores: [Float] = []
-        while !reader.atEnd {
-            let index = pieces.count
-            let score = Float(bitPattern: try reader.u32("score of token \(index)"))
-            let length = try reader.u32("length of token \(index)")
-            let bytes = try reader.bytes(Int(length), "bytes of token \(index)")
-            guard let piece = String(validating: bytes, as: UTF8.self) else {
-                throw TokenizerError.malformed(file: path, reason: "token \(index) is not valid UTF-8")
-            }
-            pieces.append(piece)
-            scores.append(score)
-        }
-        guard pieces.count > 3 else { throw TokenizerError.malformed(file: path, reason: "only \(pieces.count) tokens") }
+        let (pieces, _) = try Tokenizer.readTokenizerBin(path)
         // llama2.c's export writes BOS and EOS as "\n<s>\n" and "\n</s>\n" and spaces as " "; SentencePiece spells
         // them "<s>", "</s>" and "▁".
         var vocab = pieces.map { $0.replacingOccurrences(of: " ", with: "\u{2581}") }

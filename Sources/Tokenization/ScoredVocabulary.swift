@@ -112,6 +112,21 @@ extension Tokenizer {
     /// The vocabulary size is not stored; the file is read to its end. Encoding follows run.c: BOS (id 1), the
     /// dummy-prefix space, then merges by score; ids 1 and 2 are BOS and EOS.
     public convenience init(llama2cTokenizer path: String) throws {
+        let (pieces, scores) = try Self.readTokenizerBin(path)
+        let vocabulary = ScoredVocabulary(pieces: pieces, scores: scores, bos: 1, eos: 2, space: " ", addSpacePrefix: true,
+                                          specialIDs: [0, 1, 2])
+        var special = SpecialTokens(bos: pieces[1], eos: pieces[2], unk: pieces[0])
+        special.bosID = 1
+        special.eosID = 2
+        special.unkID = 0
+        self.init(engine: .scored(vocabulary), source: path, specialTokens: special)
+    }
+}
+
+extension Tokenizer {
+    /// The pieces and scores of a llama2.c tokenizer.bin (uint32 max_token_length, then per id: float32 score,
+    /// int32 length, bytes). Shared by the tokenizer and the tokenizer.json conversion.
+    static func readTokenizerBin(_ path: String) throws -> (pieces: [String], scores: [Float]) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TokenizerError.unreadable(file: path, reason: "no such file or not readable")
         }
@@ -127,14 +142,8 @@ extension Tokenizer {
             pieces.append(String(decoding: bytes, as: UTF8.self))
             scores.append(score)
         }
-        guard pieces.count > 2 else { throw TokenizerError.malformed(file: path, reason: "only \(pieces.count) tokens") }
-        let vocabulary = ScoredVocabulary(pieces: pieces, scores: scores, bos: 1, eos: 2, space: " ", addSpacePrefix: true,
-                                          specialIDs: [0, 1, 2])
-        var special = SpecialTokens(bos: pieces[1], eos: pieces[2], unk: pieces[0])
-        special.bosID = 1
-        special.eosID = 2
-        special.unkID = 0
-        self.init(engine: .scored(vocabulary), source: path, specialTokens: special)
+        guard pieces.count > 3 else { throw TokenizerError.malformed(file: path, reason: "only \(pieces.count) tokens") }
+        return (pieces, scores)
     }
 }
 

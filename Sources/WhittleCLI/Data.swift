@@ -61,7 +61,7 @@ struct DataArguments: ParsableArguments {
     func renderer(_ options: DataOptions) throws -> (ExampleRenderer, [String]) {
         let tok = try Tokenizer.load(path: tokenizer)
         var isDir: ObjCBool = false
-        FileManager.default.fileExists(atPath: tokenizer, isDirectory: &isDir)
+        _ = FileManager.default.fileExists(atPath: tokenizer, isDirectory: &isDir)
         let folder = isDir.boolValue ? tokenizer : (tokenizer as NSString).deletingLastPathComponent
         let configPath = (folder as NSString).appendingPathComponent("tokenizer_config.json")
         var chat: ChatTemplateConfig? = nil
