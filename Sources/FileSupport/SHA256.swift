@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// SHA-256 (FIPS 180-4), streaming: content hashes for the token cache key and run provenance
 /// (data, tokenizer and template hashes). Tested against Python's hashlib.
 public struct SHA256: Sendable {
@@ -69,16 +73,27 @@ public struct SHA256: Sendable {
         return hex(s.finalize())
     }
 
-    /// Hex digest of a file, read in 1 MB pieces through a memory map.
-    public static func hexDigest(ofFile path: String) throws(FileError) -> String {
-        let f = try MappedFile(path: path)
-        var s = SHA256()
-        var off = 0
-        while off < f.count {
-            let n = min(1 << 20, f.count - off)
-            s.update(UnsafeRawBufferPointer(rebasing: f.bytes[off..<(off + n)]))
-            off += n
+    /// Adds a whole file, read in 1 MB pieces (not mapped: a mapped 1 GB file would count against resident memory).
+    public mutating func update(fileAt path: String) throws(FileError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path: path, "cannot open: \(errnoText())") }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: path, "read failed: \(errnoText())")
+            }
+            if n == 0 { return }
+            buffer.withUnsafeBytes { update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
+    }
+
+    /// Hex digest of a file.
+    public static func hexDigest(ofFile path: String) throws(FileError) -> String {
+        var s = SHA256()
+        try s.update(fileAt: path)
         return hex(s.finalize())
     }
 

@@ -35,22 +35,34 @@ public struct DataOptions: Codable, Sendable, Equatable {
 
 /// Files → records → examples → tokens and masks → length policy, streaming one record at a time.
 public enum DataPipeline {
-    public static func prepare(files: [String], renderer: ExampleRenderer, options: DataOptions) throws(DataError)
-        -> (examples: [TokenizedExample], summary: PreparationSummary, records: Int) {
+    /// Streams every record of `files` through conversion, rendering and the length policy, one at a time, handing
+    /// each kept example to `each`. Memory stays bounded by one record (a 1 GB JSONL does not need 1 GB).
+    public static func stream(files: [String], renderer: ExampleRenderer, options: DataOptions,
+                              each: (TokenizedExample) throws -> Void) throws -> (summary: PreparationSummary, records: Int) {
         let recordOptions = try options.recordOptions()
-        var rendered: [TokenizedExample] = []
+        var summary = PreparationSummary()
         var records = 0
         for file in files {
             var reader = try RecordReader(path: file)
             while let r = reader.next() {
                 records += 1
-                rendered.append(try renderer.render(try RecordConverter.convert(r, options: recordOptions)))
+                let rendered = try renderer.render(try RecordConverter.convert(r, options: recordOptions))
+                if let kept = try SequencePreparation.prepareOne(rendered, maxLength: options.maxLength, truncation: options.truncation,
+                                                                 unusable: options.unusable, summary: &summary) {
+                    try each(kept)
+                }
             }
             if let e = reader.error { throw e }
         }
-        let prepared = try SequencePreparation.prepare(rendered, maxLength: options.maxLength, truncation: options.truncation,
-                                                       unusable: options.unusable)
-        return (prepared.examples, prepared.summary, records)
+        return (summary, records)
+    }
+
+    /// All prepared examples in memory (small data, inspection, tests).
+    public static func prepare(files: [String], renderer: ExampleRenderer, options: DataOptions) throws
+        -> (examples: [TokenizedExample], summary: PreparationSummary, records: Int) {
+        var examples: [TokenizedExample] = []
+        let (summary, records) = try stream(files: files, renderer: renderer, options: options) { examples.append($0) }
+        return (examples, summary, records)
     }
 
     /// The token cache key: data bytes, tokenizer files, template and every setting that changes the tokens.
@@ -69,9 +81,8 @@ public enum DataPipeline {
         try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
         let path = (cacheDirectory as NSString).appendingPathComponent(SHA256.hex(key).prefix(32) + ".wtc")
         if let existing = TokenCache.open(path: path, key: key) { return (existing, true, nil) }
-        let prepared = try prepare(files: files, renderer: renderer, options: options)
         let writer = try TokenCache.Writer(path: path, key: key)
-        for e in prepared.examples { try writer.append(e) }
-        return (try writer.finish(), false, prepared.summary)
+        let (summary, _) = try stream(files: files, renderer: renderer, options: options) { try writer.append($0) }
+        return (try writer.finish(), false, summary)
     }
 }

@@ -79,42 +79,52 @@ public enum SequencePreparation {
     public static func prepare(_ examples: [TokenizedExample], maxLength: Int, truncation: TruncationPolicy,
                                unusable: UnusableExamplePolicy = .error) throws(DataError)
         -> (examples: [TokenizedExample], summary: PreparationSummary) {
-        precondition(maxLength >= 2, "a sequence needs at least 2 positions")
         var out: [TokenizedExample] = []
         var summary = PreparationSummary()
-        for var e in examples {
-            if e.supervisedCount == 0 {
-                if unusable == .dropAndCount { summary.droppedUnsupervised += 1; continue }
-                throw DataError(.badValue, file: e.file, line: e.line,
-                                "the example has no supervised tokens (nothing to learn; with a chat or completion format, "
-                                + "check that the response is not empty)")
+        for e in examples {
+            if let kept = try prepareOne(e, maxLength: maxLength, truncation: truncation, unusable: unusable, summary: &summary) {
+                out.append(kept)
             }
-            if e.tokens.count > maxLength {
-                switch truncation {
-                case .drop:
-                    if unusable == .dropAndCount { summary.droppedTooLong += 1; continue }
-                    throw DataError(.badValue, file: e.file, line: e.line,
-                                    "the example has \(e.tokens.count) tokens, more than max_length \(maxLength), and truncation is 'drop'")
-                case .keepStart:
-                    e.tokens.removeLast(e.tokens.count - maxLength)
-                    e.trained.removeLast(e.trained.count - maxLength)
-                case .keepEnd:
-                    e.tokens.removeFirst(e.tokens.count - maxLength)
-                    e.trained.removeFirst(e.trained.count - maxLength)
-                }
-                summary.truncated += 1
-                if e.supervisedCount == 0 {
-                    if unusable == .dropAndCount { summary.droppedUnsupervised += 1; continue }
-                    throw DataError(.badValue, file: e.file, line: e.line,
-                                    "truncating to max_length \(maxLength) (\(truncation.rawValue)) removes every supervised token; "
-                                    + "raise max_length or use truncation keep_end")
-                }
-            }
-            summary.examples += 1
-            summary.supervisedTokens += e.supervisedCount
-            summary.totalTokens += e.tokens.count
-            out.append(e)
         }
         return (out, summary)
+    }
+
+    /// One example through the length policy and the checks; nil when it is dropped (and counted in `summary`).
+    public static func prepareOne(_ example: TokenizedExample, maxLength: Int, truncation: TruncationPolicy,
+                                  unusable: UnusableExamplePolicy, summary: inout PreparationSummary) throws(DataError)
+        -> TokenizedExample? {
+        precondition(maxLength >= 2, "a sequence needs at least 2 positions")
+        var e = example
+        if e.supervisedCount == 0 {
+            if unusable == .dropAndCount { summary.droppedUnsupervised += 1; return nil }
+            throw DataError(.badValue, file: e.file, line: e.line,
+                            "the example has no supervised tokens (nothing to learn; with a chat or completion format, "
+                            + "check that the response is not empty)")
+        }
+        if e.tokens.count > maxLength {
+            switch truncation {
+            case .drop:
+                if unusable == .dropAndCount { summary.droppedTooLong += 1; return nil }
+                throw DataError(.badValue, file: e.file, line: e.line,
+                                "the example has \(e.tokens.count) tokens, more than max_length \(maxLength), and truncation is 'drop'")
+            case .keepStart:
+                e.tokens.removeLast(e.tokens.count - maxLength)
+                e.trained.removeLast(e.trained.count - maxLength)
+            case .keepEnd:
+                e.tokens.removeFirst(e.tokens.count - maxLength)
+                e.trained.removeFirst(e.trained.count - maxLength)
+            }
+            summary.truncated += 1
+            if e.supervisedCount == 0 {
+                if unusable == .dropAndCount { summary.droppedUnsupervised += 1; return nil }
+                throw DataError(.badValue, file: e.file, line: e.line,
+                                "truncating to max_length \(maxLength) (\(truncation.rawValue)) removes every supervised token; "
+                                + "raise max_length or use truncation keep_end")
+            }
+        }
+        summary.examples += 1
+        summary.supervisedTokens += e.supervisedCount
+        summary.totalTokens += e.tokens.count
+        return e
     }
 }

@@ -31,8 +31,12 @@ public final class TokenCache: @unchecked Sendable {
             h.update(bytes)
         }
         for f in dataFiles + tokenizerFiles {
-            let m = try MappedFile(path: f)
-            add("file", m.bytes)
+            // Length-prefixed like the other parts; the bytes are streamed, never held or mapped whole.
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: f), let size = attributes[.size] as? Int else {
+                throw FileError(path: f, "cannot read the file's size")
+            }
+            h.update("file:\(size):")
+            try h.update(fileAt: f)
         }
         Array(template.utf8).withUnsafeBytes { add("template", $0) }
         Array(settings.utf8).withUnsafeBytes { add("settings", $0) }
@@ -173,9 +177,15 @@ public final class TokenCache: @unchecked Sendable {
             let tokensPath = tokensURL.path, maskPath = maskURL.path
             try AtomicFile.write(to: path) { fd in
                 try header.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path) }
+                // Copy in 1 MB pieces (a map of the whole part would count against resident memory).
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
                 for part in [tokensPath, maskPath] {
-                    let m = try MappedFile(path: part)
-                    try AtomicFile.writeAll(fd, m.bytes, path)
+                    guard let input = FileHandle(forReadingAtPath: part) else { throw FileError(path: part, "cannot reopen") }
+                    defer { try? input.close() }
+                    while let chunk = try input.read(upToCount: buffer.count), !chunk.isEmpty {
+                        buffer.replaceSubrange(0..<chunk.count, with: chunk)
+                        try buffer.withUnsafeBytes { try AtomicFile.writeAll(fd, UnsafeRawBufferPointer(rebasing: $0[0..<chunk.count]), path) }
+                    }
                 }
             }
             return try TokenCache(path: path, expectedKey: key)

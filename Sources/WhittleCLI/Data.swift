@@ -115,8 +115,7 @@ struct DataPrepare: ParsableCommand {
         let (renderer, tokenizerFiles) = try data.renderer(options)
         let result = try DataPipeline.cached(files: data.files, tokenizerFiles: tokenizerFiles, renderer: renderer,
                                              options: options, cacheDirectory: cacheDir)
-        let tokens = (0..<result.cache.count).reduce(0) { $0 + result.cache[$1].tokens.count }
-        print("\(result.reused ? "reused" : "wrote") \(result.cache.path): \(result.cache.count) examples, \(tokens) tokens")
+        print("\(result.reused ? "reused" : "wrote") \(result.cache.path): \(result.cache.count) examples, \(result.cache.tokenCount) tokens")
         if let s = result.summary, s.truncated + s.droppedTooLong + s.droppedUnsupervised > 0 {
             print("truncated \(s.truncated), dropped (too long) \(s.droppedTooLong), dropped (nothing supervised) \(s.droppedUnsupervised)")
         }
