@@ -1,11 +1,12 @@
 import ArgumentParser
 import Benchmarking
+import TrainingData
 import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Whittle's speed (build with -c release).",
-        subcommands: [BenchGEMM.self, BenchKernels.self, BenchTokenize.self, BenchInfer.self]
+        subcommands: [BenchGEMM.self, BenchKernels.self, BenchTokenize.self, BenchInfer.self, BenchData.self]
     )
 }
 
@@ -146,5 +147,34 @@ struct BenchInfer: ParsableCommand {
                                             models: models.split(separator: ",").map(String.init), version: WhittleVersion.string,
                                             progress: { line in if !json { print(line) } })
         if json { print(try JSONOutput.encode(report)) }
+    }
+}
+
+struct BenchData: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data",
+        abstract: "Records/s and tokens/s of the data pipeline on a file, beside the tokenizer alone (one thread).",
+        discussion: "Example: whittle bench data --tokenizer ../shared/assets/tokenizers/gpt2 --file ../shared/assets/datasets/gsm8k/train.jsonl --map question=prompt --map answer=completion"
+    )
+
+    @Option(help: "Tokenizer folder or file.") var tokenizer: String
+    @Option(help: "Data file.") var file: String
+    @Option(name: .customLong("map"), help: "FILE_KEY=FORMAT_KEY (repeatable).") var mappings: [String] = []
+    @Option(help: "Record format (auto, text, prompt_completion, alpaca, chat, sharegpt).") var format = "auto"
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        var options = DataOptions()
+        options.format = format
+        options.maxLength = 1 << 20
+        for m in mappings {
+            let parts = m.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--map expects FILE_KEY=FORMAT_KEY, got '\(m)'") }
+            options.keyMap[parts[0]] = parts[1]
+        }
+        let r = try DataBenchmark.run(file: file, tokenizer: tokenizer, options: options, version: WhittleVersion.string)
+        if json { print(try JSONOutput.encode(r)); return }
+        print(String(format: "%@: %d records, %d tokens in %.3f s: %.0f records/s, %.2f M tokens/s; tokenizer alone %.3f s (pipeline ÷ tokenizer %.2f)",
+                     r.file, r.records, r.tokens, r.pipelineSeconds, r.recordsPerSecond, r.tokensPerSecond / 1e6, r.tokenizerOnlySeconds, r.overhead))
     }
 }
