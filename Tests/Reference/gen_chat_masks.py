@@ -15,12 +15,62 @@ import transformers
 from gen_chat_templates import LLAMA31, LLAMA31_GENERATION, SMOLLM2, SMOLLM2_GENERATION
 from registry import OUT, SHARED, fixture, write_json
 
+QWEN25 = (SHARED / "assets/chat-templates/Qwen-Qwen2.5-7B-Instruct.jinja").read_text()
+
+# Qwen2.5 with assistant turns (plain and tool-calling) wrapped in {% generation %}; the rendered text is unchanged
+# (checked below against the stock template for every conversation).
+QWEN25_GENERATION = QWEN25.replace(
+    """        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}
+    {%- elif message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role }}
+        {%- if message.content %}
+            {{- '\\n' + message.content }}
+        {%- endif %}
+        {%- for tool_call in message.tool_calls %}
+            {%- if tool_call.function is defined %}
+                {%- set tool_call = tool_call.function %}
+            {%- endif %}
+            {{- '\\n<tool_call>\\n{"name": "' }}""",
+    """        {%- if message.role == "assistant" %}
+            {{- '<|im_start|>assistant\\n' }}{% generation %}{{- message.content + '<|im_end|>' }}{% endgeneration %}{{- '\\n' }}
+        {%- else %}
+        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}
+        {%- endif %}
+    {%- elif message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role + '\\n' }}
+        {%- generation %}
+        {%- if message.content %}
+            {{- message.content + '\\n' }}
+        {%- endif %}
+        {%- for tool_call in message.tool_calls %}
+            {%- if tool_call.function is defined %}
+                {%- set tool_call = tool_call.function %}
+            {%- endif %}
+            {%- if not loop.first %}{{- '\\n' }}{%- endif %}
+            {{- '<tool_call>\\n{"name": "' }}""").replace(
+    """            {{- '}\\n</tool_call>' }}
+        {%- endfor %}
+        {{- '<|im_end|>\\n' }}""",
+    """            {{- '}\\n</tool_call>' }}
+        {%- endfor %}
+        {{- '<|im_end|>' }}
+        {%- endgeneration %}
+        {{- '\\n' }}""")
+assert QWEN25_GENERATION.count("generation %}") == 4, "the Qwen2.5 edit no longer matches the template"
+
 FAMILIES = {
     "chatml": {
         "template": SMOLLM2,
         "generation": SMOLLM2_GENERATION,
         "special": ["<|im_start|>", "<|im_end|>"],
         "bos": "<|im_start|>", "eos": "<|im_end|>",
+    },
+    "qwen25": {
+        "template": QWEN25,
+        "generation": QWEN25_GENERATION,
+        "special": ["<|im_start|>", "<|im_end|>"],
+        "bos": "<|im_start|>", "eos": "<|im_end|>",
+        "tools": True,
     },
     "llama31": {
         "template": LLAMA31,
@@ -30,6 +80,26 @@ FAMILIES = {
         "extra": {"date_string": "26 Jul 2024"},
     },
 }
+
+
+def tool_conversations():
+    """The shared glaive ShareGPT records with their tools: function_call turns become assistant tool calls and
+    observations tool turns (as Whittle's ShareGPT reader maps them)."""
+    glaive = json.loads((SHARED / "assets/datasets/glaive-toolcall-sharegpt/glaive_toolcall_en_demo.json").read_text())
+    out = []
+    for record in glaive[:10]:
+        msgs = []
+        for turn in record["conversations"]:
+            role = {"human": "user", "gpt": "assistant", "observation": "tool"}.get(turn["from"])
+            if role:
+                msgs.append({"role": role, "content": turn["value"]})
+            elif turn["from"] == "function_call":
+                call = json.loads(turn["value"])
+                msgs.append({"role": "assistant", "content": "", "tool_calls": [
+                    {"type": "function", "function": {"name": call["name"], "arguments": call.get("arguments", {})}}]})
+        tools = json.loads(record["tools"]) if record.get("tools") else None
+        out.append((msgs, tools))
+    return out
 
 
 def conversations():
@@ -81,10 +151,16 @@ def chat_masks():
             if extra.name not in ("tokenizer.json", "tokenizer_config.json", "tokenizer_config.generation.json"):
                 extra.unlink()
         cases = []
-        for messages in conversations():
-            out = tok.apply_chat_template(messages, chat_template=fam["generation"], tokenize=True, return_dict=True,
-                                          return_assistant_tokens_mask=True, **fam.get("extra", {}))
-            cases.append({"messages": messages, "input_ids": list(out["input_ids"]),
+        convs = [(m, None) for m in conversations()] + (tool_conversations() if fam.get("tools") else [])
+        for messages, tools in convs:
+            stock = tok.apply_chat_template(messages, tools=tools, chat_template=fam["template"], tokenize=False,
+                                            **fam.get("extra", {}))
+            tagged = tok.apply_chat_template(messages, tools=tools, chat_template=fam["generation"], tokenize=False,
+                                             **fam.get("extra", {}))
+            assert stock == tagged, f"{name}: the generation edit changed the rendered text"
+            out = tok.apply_chat_template(messages, tools=tools, chat_template=fam["generation"], tokenize=True,
+                                          return_dict=True, return_assistant_tokens_mask=True, **fam.get("extra", {}))
+            cases.append({"messages": messages, "tools": tools, "input_ids": list(out["input_ids"]),
                           "assistant_masks": list(out["assistant_masks"])})
         write_json(f"chat-masks/{name}.json", {"source": f"transformers {transformers.__version__} apply_chat_template("
                                                "tokenize=True, return_assistant_tokens_mask=True)",

@@ -7,7 +7,7 @@ import TrainingData
 /// Assistant-only masks against transformers' `return_assistant_tokens_mask=True`, from `{% generation %}` tags and,
 /// on the stock templates, from incremental rendering.
 @Suite struct ChatMaskTests {
-    static let families = ["chatml", "llama31"]
+    static let families = ["chatml", "llama31", "qwen25"]
 
     func renderer(_ family: String, generation: Bool, extra: JSON) throws -> ExampleRenderer {
         let folder = repoRoot.appendingPathComponent("Tests/Reference/fixtures/chat-masks/\(family)")
@@ -20,16 +20,27 @@ import TrainingData
         return try ExampleRenderer(tokenizer: tokenizer, chat: chat)
     }
 
-    func messages(_ c: JSON) -> [ChatTurn] {
-        c["messages"].array.map { ChatTurn(role: $0["role"].string, content: $0["content"].string) }
+    /// The fixture's conversations as Whittle's chat examples (messages with tool calls, and tools), read with the
+    /// order-keeping parser so tool schemas reach the template in their original key order.
+    func conversations(_ family: String) throws -> [(turns: [ChatTurn], tools: JSONValue?)] {
+        let text = try String(contentsOf: repoRoot.appendingPathComponent("Tests/Reference/fixtures/chat-masks/\(family).json"), encoding: .utf8)
+        return (try JSONParser.parse(text)["cases"]?.arrayValue ?? []).map { c in
+            let turns = (c["messages"]?.arrayValue ?? []).map {
+                ChatTurn(role: $0["role"]?.stringValue ?? "", content: $0["content"]?.stringValue ?? "", toolCalls: $0["tool_calls"])
+            }
+            if case .array? = c["tools"] { return (turns, c["tools"]) }
+            return (turns, nil)
+        }
     }
 
     @Test(arguments: families, [true, false])
     func masksMatchTransformers(_ family: String, generationTags: Bool) throws {
         let f = try loadFixture("chat-masks/\(family).json")
         let r = try renderer(family, generation: generationTags, extra: f["extra"])
+        let convs = try conversations(family)
+        #expect(convs.count == f["cases"].array.count)
         for (i, c) in f["cases"].array.enumerated() {
-            let out = try r.render(LocatedExample(file: "case", line: i + 1, example: .chat(turns: messages(c), tools: nil)))
+            let out = try r.render(LocatedExample(file: "case", line: i + 1, example: .chat(turns: convs[i].turns, tools: convs[i].tools)))
             let ids = c["input_ids"].array.map { Int32($0.int) }
             let mask = c["assistant_masks"].array.map { $0.int == 1 }
             #expect(out.tokens == ids, "\(family) case \(i): ids differ at \(zip(out.tokens, ids).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(out.tokens.count, ids.count))")
