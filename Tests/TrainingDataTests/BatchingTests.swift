@@ -81,6 +81,21 @@ func makeExamples(_ count: Int, maxLen: Int = 9, seed: UInt64 = 1) -> [Tokenized
         #expect(s.order(epoch: 0) != s.order(epoch: 1) && s.order(epoch: 0).sorted() == Array(examples.indices))
     }
 
+    /// pad == eos (SmolLM2 and many others) never masks a real EOS: padding is known by position, not by id.
+    @Test func padEqualToEOSKeepsEOSTrained() throws {
+        let eos: Int32 = 7
+        let a = TokenizedExample(tokens: [1, 20, 21, eos], trained: [false, false, true, true], file: "p.jsonl", line: 1)
+        let b = TokenizedExample(tokens: [1, 30, 31, 32, 33, 34, eos], trained: [false, false, false, true, true, true, true], file: "p.jsonl", line: 2)
+        for layout in [SequenceLayout.pad, .pack] {
+            var stream = BatchStream(examples: [a, b], batchSize: 2, maxLength: 12, layout: layout, padID: eos, seed: 0, shuffle: false)
+            let batch = stream.next()
+            // Both EOS tokens are targets (from the token before them), whatever the padding looks like.
+            let eosTargets = batch.targets.filter { $0 == eos }.count
+            #expect(eosTargets == 2, "\(layout): \(eosTargets) EOS targets")
+            #expect(batch.supervisedTokens == a.supervisedCount + b.supervisedCount)
+        }
+    }
+
     @Test func truncationPoliciesAndFailClosed() throws {
         let e = TokenizedExample(tokens: [1, 2, 3, 4, 5, 6], trained: [false, false, false, false, true, true], file: "d.jsonl", line: 7)
         let end = try SequencePreparation.prepare([e], maxLength: 4, truncation: .keepEnd)
