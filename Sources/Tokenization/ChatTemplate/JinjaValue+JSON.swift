@@ -96,28 +96,5 @@ private func wrap(_ open: String, _ parts: [String], _ close: String, _ options:
     return open + inner + parts.joined(separator: options.itemSeparator + inner) + outer + close
 }
 
-/// Python's JSON string encoder: escapes `"` `\` and control characters; with `ensure_ascii`, everything past
-/// ASCII as `\uXXXX` (UTF-16 surrogate pairs above the BMP).
-func pythonJSONString(_ s: String, ensureASCII: Bool) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "\u{08}": out += "\\b"
-        case "\u{0C}": out += "\\f"
-        default:
-            if scalar.value < 0x20 || (ensureASCII && scalar.value == 0x7F) {
-                out += "\\u" + jinjaHex(scalar.value, width: 4)
-            } else if ensureASCII && scalar.value > 0x7F {
-                for unit in String(scalar).utf16 { out += "\\u" + jinjaHex(UInt32(unit), width: 4) }
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
+/// Python's JSON string encoder (the target's one, `JSONValue.quoted`).
+func pythonJSONString(_ s: String, ensureASCII: Bool) -> String { JSONValue.quoted(s, ensureASCII: ensureASCII) }

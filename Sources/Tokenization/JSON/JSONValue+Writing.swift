@@ -38,11 +38,16 @@ extension JSONValue {
         }
     }
 
-    /// A JSON string literal.
-    public static func quoted(_ s: String) -> String {
+    /// A JSON string literal, escaped as Python's `json.dumps` does: `"` `\` and control characters; with
+    /// `ensureASCII`, DEL and everything past ASCII as `\uXXXX` (UTF-16 surrogate pairs above the BMP).
+    public static func quoted(_ s: String, ensureASCII: Bool = false) -> String {
+        func hex4(_ v: UInt32) -> String {
+            let h = String(v, radix: 16)
+            return String(repeating: "0", count: max(0, 4 - h.count)) + h
+        }
         var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
+        for scalar in s.unicodeScalars {
+            switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
@@ -51,11 +56,12 @@ extension JSONValue {
             case "\u{08}": out += "\\b"
             case "\u{0C}": out += "\\f"
             default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                if scalar.value < 0x20 || (ensureASCII && scalar.value == 0x7F) {
+                    out += "\\u" + hex4(scalar.value)
+                } else if ensureASCII && scalar.value > 0x7F {
+                    for unit in String(scalar).utf16 { out += "\\u" + hex4(UInt32(unit)) }
                 } else {
-                    out.unicodeScalars.append(u)
+                    out.unicodeScalars.append(scalar)
                 }
             }
         }
