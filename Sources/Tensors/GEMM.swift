@@ -32,6 +32,19 @@ public enum BLAS {
         precondition(ldb >= max(1, transB == .normal ? n : k), "ldb \(ldb) too small for \(transB) B of \(k)×\(n)")
         precondition(ldc >= max(1, n), "ldc \(ldc) too small for C of \(m)×\(n)")
         if m == 0 || n == 0 { return }
+        if m == 1 && k > 0 {
+            // One row (decode: one token through a Linear): a matrix-vector product. OpenBLAS's sgemm pays its
+            // blocking and packing for nothing here; sgemv streams the weights once.
+            let incA = transA == .normal ? 1 : lda
+            if transB == .transposed {
+                // C[1×N] = a·Bᵀ with B stored [N×K]: y = B·a.
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, Int32(incA), beta, c, 1)
+            } else {
+                // C[1×N] = a·B with B stored [K×N]: y = Bᵀ·a.
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), alpha, b, Int32(ldb), a, Int32(incA), beta, c, 1)
+            }
+            return
+        }
         cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
