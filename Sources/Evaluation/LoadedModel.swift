@@ -16,8 +16,7 @@ public struct LoadedModel: Sendable {
         self.folder = folder
         model = try HFFolder.load(folder)
         tokenizer = try Tokenizer.load(path: folder)
-        let configPath = (folder as NSString).appendingPathComponent("tokenizer_config.json")
-        chat = FileManager.default.fileExists(atPath: configPath) ? try? ChatTemplateConfig.load(from: URL(fileURLWithPath: folder)) : nil
+        chat = try ChatTemplateConfig.loadIfPresent(folder: URL(fileURLWithPath: folder))
         var eos = model.config.eosTokenIDs
         if let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent("generation_config.json")),
            let gen = try? JSONParser.parse(String(decoding: data, as: UTF8.self)) {

@@ -64,10 +64,7 @@ struct DataArguments: ParsableArguments {
         _ = FileManager.default.fileExists(atPath: tokenizer, isDirectory: &isDir)
         let folder = isDir.boolValue ? tokenizer : (tokenizer as NSString).deletingLastPathComponent
         let configPath = (folder as NSString).appendingPathComponent("tokenizer_config.json")
-        var chat: ChatTemplateConfig? = nil
-        if FileManager.default.fileExists(atPath: configPath) {
-            chat = try? ChatTemplateConfig.load(from: URL(fileURLWithPath: folder))
-        }
+        let chat = try ChatTemplateConfig.loadIfPresent(folder: URL(fileURLWithPath: folder))
         let tokenizerFiles = [isDir.boolValue ? (folder as NSString).appendingPathComponent("tokenizer.json") : tokenizer]
             + (FileManager.default.fileExists(atPath: configPath) ? [configPath] : [])
         return (try ExampleRenderer(tokenizer: tok, chat: chat, options: options.renderOptions), tokenizerFiles)

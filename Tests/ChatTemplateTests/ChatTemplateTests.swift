@@ -248,3 +248,26 @@ struct InputTests {
         #expect(throws: ChatTemplateError.self) { try ChatRequest(json: #"{"msgs": []}"#) }
     }
 }
+
+/// A folder without a template is "no template"; a broken config or template is an error, never silently none.
+@Suite("Optional templates")
+struct OptionalTemplateTests {
+    func folder(_ config: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tc-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try config.write(to: dir.appendingPathComponent("tokenizer_config.json"), atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    @Test func presentAbsentAndBroken() throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("tc-empty-\(UUID())")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        #expect(try ChatTemplateConfig.loadIfPresent(folder: empty) == nil)
+        #expect(try ChatTemplateConfig.loadIfPresent(folder: try folder(#"{"eos_token": "</s>"}"#)) == nil)
+        #expect(try ChatTemplateConfig.loadIfPresent(folder: try folder(#"{"chat_template": "{{ messages[0].content }}"}"#)) != nil)
+        #expect(throws: ChatTemplateError.self) { try ChatTemplateConfig.loadIfPresent(folder: try folder(#"{"chat_template": "#)) }
+        #expect(throws: ChatTemplateError.self) {
+            try ChatTemplateConfig.loadIfPresent(folder: try folder(#"{"chat_template": "{% for m in messages %}"}"#))
+        }
+    }
+}

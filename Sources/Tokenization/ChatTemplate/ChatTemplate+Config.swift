@@ -63,6 +63,32 @@ public struct ChatTemplateConfig: Sendable {
         self.init(templates: templates, specialTokens: tokens)
     }
 
+    /// A folder's chat templates, or nil when it has none (no tokenizer_config.json, or one without a
+    /// `chat_template` and no chat_template.jinja). A file that exists but cannot be read, parsed or compiled is an
+    /// error, never a silent "no template".
+    public static func loadIfPresent(folder: URL) throws -> ChatTemplateConfig? {
+        let configURL = folder.appendingPathComponent("tokenizer_config.json")
+        guard FileManager.default.fileExists(atPath: configURL.path) else { return nil }
+        if !FileManager.default.fileExists(atPath: folder.appendingPathComponent("chat_template.jinja").path) {
+            let text: String
+            do { text = try String(contentsOf: configURL, encoding: .utf8) } catch {
+                throw ChatTemplateError(.input, "cannot read \(configURL.path): \(error.localizedDescription)")
+            }
+            let config: JinjaValue
+            do { config = try JinjaValue.parseJSON(text) } catch let e as JinjaJSONError {
+                throw ChatTemplateError(.input, "\(configURL.path): \(e.description)")
+            }
+            guard case .dict(let d) = config else { throw ChatTemplateError(.input, "\(configURL.path) is not a JSON object") }
+            switch d["chat_template"] {
+            case nil, .none?: return nil
+            default: break
+            }
+        }
+        let result = try load(from: folder)
+        _ = try result.template()   // compile now: a broken template fails here, naming its line
+        return result
+    }
+
     /// Loads from a tokenizer folder (tokenizer_config.json, plus chat_template.jinja when present) or from the
     /// tokenizer_config.json file itself.
     public static func load(from url: URL) throws -> ChatTemplateConfig {
