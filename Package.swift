@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["Tokenization"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "ModelFormats", "Models", "Tokenization", "TestSupport"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["ModelFormats", "Models", "Layers", "Tensors", "TestSupport"]),
     ]
 )
