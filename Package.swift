@@ -37,7 +37,7 @@ let package = Package(
         // L2: domain data files to examples (then tokens, masks, packing).
         .target(name: "TrainingData", dependencies: ["Tokenization", "Tensors", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: optimizers, schedules, clipping (the trainer joins when models land).
-        .target(name: "Training", dependencies: ["Tensors"], exclude: ["README.md"], swiftSettings: optimized),
+        .target(name: "Training", dependencies: ["Models", "TrainingData", "Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
         .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], exclude: ["README.md"], swiftSettings: optimized),
         // L2: layers, each a forward/backward pair.
@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenization", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensors", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "TrainingData", "Tensors", "TestSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),

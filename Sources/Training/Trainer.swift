@@ -1,0 +1,286 @@
+import Models
+import Tensors
+import TrainingData
+
+/// One optimizer update, as metrics.jsonl and the progress line report it.
+public struct StepMetrics: Codable, Sendable, Equatable {
+    /// Updates completed after this one (1-based).
+    public var step: Int
+    /// Token-weighted mean cross-entropy over the update's supervised tokens.
+    public var loss: Double
+    public var learningRate: Double
+    /// Global gradient 2-norm before clipping.
+    public var gradNorm: Double
+    /// Positions processed (padding included) and supervised targets, this update.
+    public var tokens: Int
+    public var supervisedTokens: Int
+    /// Fractional epoch reached (data cursor).
+    public var epoch: Double
+}
+
+/// The optimizer of a run: exactly one of the two is set. (Two optionals rather than an enum with payloads:
+/// `x!.update(…)` mutates in place, while rebinding an enum payload would share, and so copy, every moment tensor.)
+public struct Optimizer: Sendable {
+    public var adamw: AdamW?
+    public var sgd: SGD?
+
+    mutating func beginStep() { adamw?.beginStep() }
+
+    mutating func update(name: String, parameter: inout Tensor, gradient: Tensor, learningRate: Double, decays: Bool) {
+        if adamw != nil {
+            adamw!.update(name: name, parameter: &parameter, gradient: gradient, learningRate: learningRate, applyWeightDecay: decays)
+        } else {
+            sgd!.update(name: name, parameter: &parameter, gradient: gradient, learningRate: learningRate, applyWeightDecay: decays)
+        }
+    }
+}
+
+/// Everything besides tensors that a resumed run needs to continue exactly where it stopped.
+public struct TrainerProgress: Codable, Sendable, Equatable {
+    /// Updates completed.
+    public var step = 0
+    public var cursor = DataCursor()
+    public var dropoutRNG: RandomGenerator.State
+    /// Best validation loss so far and the update it was measured after (nil before the first validation).
+    public var bestValidationLoss: Double?
+    public var bestStep = 0
+    public var evaluationsWithoutImprovement = 0
+    public var tokensSeen = 0
+    public var supervisedTokensSeen = 0
+}
+
+/// The optimisation loop over a model, without files or terminals: the composition root (FineTuning) drives it
+/// step by step, writes checkpoints and prints progress.
+///
+/// Parameters are split into `frozen` (read-only, e.g. the memory-mapped base model) and `trainable` (adapter or
+/// chosen weights, updated in place). Each update rebuilds the model value from both dictionaries (cheap: layers
+/// share the tensors' storage) and releases it before the optimizer runs, so every trainable tensor is uniquely
+/// referenced and updated without a copy.
+public struct Trainer {
+    public let options: TrainingOptions
+    public let frozen: [String: Tensor]
+    public private(set) var trainable: [String: Tensor]
+    public private(set) var optimizer: Optimizer
+    public let schedule: LearningRateSchedule
+    public private(set) var stream: BatchStream
+    public let validationBatches: [SequenceBatch]
+    public private(set) var progress: TrainerProgress
+    /// Updates this run makes in total (from max_steps, or epochs × batches per epoch ÷ accumulation).
+    public let totalSteps: Int
+    /// Micro-batches in one epoch of the training data.
+    public let batchesPerEpoch: Int
+    let makeModel: ([String: Tensor]) throws(ModelError) -> any TrainableModel
+
+    public init(options: TrainingOptions, frozen: [String: Tensor], trainable: [String: Tensor],
+                train: [TokenizedExample], validation: [TokenizedExample], maxLength: Int, padID: Int32,
+                makeModel: @escaping ([String: Tensor]) throws(ModelError) -> any TrainableModel) throws(TrainingError) {
+        try options.validate()
+        guard !train.isEmpty else { throw TrainingError("the training split has no examples") }
+        guard !trainable.isEmpty else { throw TrainingError("nothing to train: no parameter is trainable") }
+        if let clash = trainable.keys.first(where: { frozen[$0] != nil }) {
+            throw TrainingError("parameter \(clash) is both frozen and trainable")
+        }
+        self.options = options
+        self.frozen = frozen
+        self.trainable = trainable
+        self.makeModel = makeModel
+        stream = BatchStream(examples: train, batchSize: options.batchSize, maxLength: maxLength, layout: options.layout,
+                             padID: padID, seed: options.seed, shuffle: options.shuffle)
+        batchesPerEpoch = Self.countBatches(stream)
+        if options.maxSteps > 0 {
+            totalSteps = options.maxSteps
+        } else {
+            let micro = (options.epochs * Double(batchesPerEpoch)).rounded(.up)
+            totalSteps = max(1, Int((micro / Double(options.gradientAccumulation)).rounded(.up)))
+        }
+        let warmup = options.warmupSteps > 0 ? options.warmupSteps : Int((options.warmupRatio * Double(totalSteps)).rounded(.up))
+        schedule = LearningRateSchedule(kind: options.schedule, peak: options.learningRate, warmupSteps: warmup,
+                                        totalSteps: totalSteps, minimumRatio: options.minLrRatio)
+        switch options.optimizer {
+        case .adamw:
+            optimizer = Optimizer(adamw: AdamW(config: AdamWConfig(beta1: options.beta1, beta2: options.beta2,
+                                                                   epsilon: options.epsilon, weightDecay: options.weightDecay)))
+        case .sgd:
+            optimizer = Optimizer(sgd: SGD(config: SGDConfig(momentum: options.momentum, weightDecay: options.weightDecay)))
+        }
+        if validation.isEmpty {
+            validationBatches = []
+        } else {
+            var v = BatchStream(examples: validation, batchSize: options.batchSize, maxLength: maxLength,
+                                layout: options.layout, padID: padID, seed: options.seed, shuffle: false)
+            var batches: [SequenceBatch] = []
+            repeat { batches.append(Self.sequenceBatch(v.next())) } while v.cursor.epoch == 0
+            validationBatches = batches
+        }
+        progress = TrainerProgress(dropoutRNG: RandomGenerator(seed: options.seed &+ 0xD509_0D70).state)
+    }
+
+    public var isFinished: Bool { progress.step >= totalSteps }
+
+    /// The model with the current parameters (for validation, evaluation and writing).
+    public func model() throws(ModelError) -> any TrainableModel {
+        try makeModel(frozen.merging(trainable) { _, t in t })
+    }
+
+    /// Runs one optimizer update: `gradient_accumulation` micro-batches, token-weighted loss, clipping, the
+    /// schedule's learning rate. A non-finite loss or gradient stops with an error before any parameter changes.
+    public mutating func step() throws -> StepMetrics {
+        precondition(!isFinished, "the run has finished")
+        var micro: [TokenBatch] = []
+        for _ in 0..<options.gradientAccumulation { micro.append(stream.next()) }
+        let supervised = micro.reduce(0) { $0 + $1.supervisedTokens }
+        guard supervised > 0 else {
+            throw TrainingError("update \(progress.step + 1): its \(micro.count) micro-batch(es) contain no supervised token "
+                                + "(examples \(micro.flatMap(\.sources).prefix(4).joined(separator: ", ")))")
+        }
+        var gradients = trainable.mapValues { Tensor(zeros: $0.shape) }
+        var lossSum = 0.0, tokens = 0
+        do {
+            let model = try self.model()
+            var rng = RandomGenerator(state: progress.dropoutRNG)!
+            for b in micro {
+                let (sum, _) = try model.lossAndGradients(Self.sequenceBatch(b), gradScale: 1 / Float(supervised),
+                                                          into: &gradients, dropoutRNG: &rng)
+                lossSum += sum
+                tokens += b.batchSize * b.length
+            }
+            progress.dropoutRNG = rng.state
+        }
+        let loss = lossSum / Double(supervised)
+        let names = gradients.keys.sorted()
+        var ordered = names.map { gradients.removeValue(forKey: $0)! }
+        let norm = options.maxGradNorm > 0 ? GradientClipping.clip(&ordered, maxNorm: options.maxGradNorm)
+                                           : GradientClipping.globalNorm(ordered)
+        guard loss.isFinite, norm.isFinite else {
+            throw TrainingError("update \(progress.step + 1): the loss is \(loss) and the gradient norm \(norm); parameters "
+                                + "were not updated and the last checkpoint is intact. Lower training.learning_rate, "
+                                + "keep training.max_grad_norm on, or check the data (examples "
+                                + micro.flatMap(\.sources).prefix(4).joined(separator: ", ") + ")")
+        }
+        let lr = schedule.learningRate(at: progress.step)
+        optimizer.beginStep()
+        for (name, g) in zip(names, ordered) {
+            var p = trainable.removeValue(forKey: name)!
+            optimizer.update(name: name, parameter: &p, gradient: g, learningRate: lr, decays: AdamW.decays(parameterShape: p.shape))
+            trainable[name] = p
+        }
+        progress.step += 1
+        progress.cursor = stream.cursor
+        progress.tokensSeen += tokens
+        progress.supervisedTokensSeen += supervised
+        return StepMetrics(step: progress.step, loss: loss, learningRate: lr, gradNorm: norm, tokens: tokens,
+                           supervisedTokens: supervised, epoch: epochPosition)
+    }
+
+    /// Token-weighted mean loss over the validation batches (the first `eval_batches`, or all); nil without validation.
+    public func validationLoss() throws(ModelError) -> Double? {
+        guard !validationBatches.isEmpty else { return nil }
+        let model = try self.model()
+        let batches = options.evalBatches > 0 ? Array(validationBatches.prefix(options.evalBatches)) : validationBatches
+        var sum = 0.0, count = 0
+        for b in batches {
+            let (s, c) = try model.loss(b)
+            sum += s
+            count += c
+        }
+        return count > 0 ? sum / Double(count) : nil
+    }
+
+    /// Records a validation result; returns whether it is the best so far.
+    @discardableResult
+    public mutating func recordValidation(_ loss: Double) -> Bool {
+        if let best = progress.bestValidationLoss, !(loss < best) {
+            progress.evaluationsWithoutImprovement += 1
+            return false
+        }
+        progress.bestValidationLoss = loss
+        progress.bestStep = progress.step
+        progress.evaluationsWithoutImprovement = 0
+        return true
+    }
+
+    /// Early stopping: the validation loss has not improved for `early_stopping_patience` evaluations.
+    public var shouldStopEarly: Bool {
+        options.earlyStoppingPatience > 0 && progress.evaluationsWithoutImprovement >= options.earlyStoppingPatience
+    }
+
+    /// Whether validation is due after the update just completed.
+    public var validationDue: Bool {
+        !validationBatches.isEmpty && (isFinished || (options.evalEvery > 0 && progress.step % options.evalEvery == 0))
+    }
+
+    /// Whether a periodic checkpoint is due after the update just completed.
+    public var checkpointDue: Bool { isFinished || (options.saveEvery > 0 && progress.step % options.saveEvery == 0) }
+
+    /// Epochs completed, with the fraction of the current one.
+    public var epochPosition: Double {
+        Double(stream.cursor.epoch) + Double(stream.cursor.offset) / Double(max(1, stream.examples.count))
+    }
+
+    // MARK: - Resumable state
+
+    /// Optimizer state as named tensors: `exp_avg/<name>` and `exp_avg_sq/<name>` (AdamW) or `momentum_buffer/<name>`
+    /// (SGD), plus the AdamW step count in `progress`-independent form via `optimizerStep`.
+    public var optimizerTensors: [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (name, mv) in optimizer.adamw?.state.moments ?? [:] { out["exp_avg/" + name] = mv.m; out["exp_avg_sq/" + name] = mv.v }
+        for (name, b) in optimizer.sgd?.buffers ?? [:] { out["momentum_buffer/" + name] = b }
+        return out
+    }
+
+    /// AdamW's step count (t in the bias corrections); 0 for SGD.
+    public var optimizerStep: Int { optimizer.adamw?.state.step ?? 0 }
+
+    /// Restores a saved state: progress, trainable tensors and optimizer tensors must match this run's parameters.
+    public mutating func restore(progress saved: TrainerProgress, trainable saved_: [String: Tensor],
+                                 optimizerTensors: [String: Tensor], optimizerStep: Int) throws(TrainingError) {
+        var problems: [String] = []
+        for (name, t) in trainable {
+            guard let s = saved_[name] else { problems.append("missing trainable \(name)"); continue }
+            if s.shape != t.shape { problems.append("\(name) has shape \(s.shape), expected \(t.shape)") }
+        }
+        for name in saved_.keys where trainable[name] == nil { problems.append("unexpected trainable \(name)") }
+        guard RandomGenerator(state: saved.dropoutRNG) != nil else { throw TrainingError("the saved dropout generator state is invalid") }
+        guard saved.step <= totalSteps else {
+            throw TrainingError("the checkpoint is at update \(saved.step), past this run's \(totalSteps) updates")
+        }
+        if optimizer.adamw != nil {
+            var moments: [String: (m: Tensor, v: Tensor)] = [:]
+            for (name, t) in trainable where saved.step > 0 {
+                guard let m = optimizerTensors["exp_avg/" + name], let v = optimizerTensors["exp_avg_sq/" + name],
+                      m.shape == t.shape, v.shape == t.shape else { problems.append("optimizer moments of \(name) missing or misshapen"); continue }
+                moments[name] = (m, v)
+            }
+            optimizer.adamw!.state.moments = moments
+            optimizer.adamw!.state.step = optimizerStep
+        } else {
+            optimizer.sgd!.buffers = [:]
+            for (name, t) in trainable {
+                if let b = optimizerTensors["momentum_buffer/" + name] {
+                    if b.shape == t.shape { optimizer.sgd!.buffers[name] = b } else { problems.append("momentum buffer of \(name) misshapen") }
+                }
+            }
+        }
+        if !problems.isEmpty { throw TrainingError("the checkpoint does not match this run:\n  " + problems.joined(separator: "\n  ")) }
+        trainable = saved_
+        progress = saved
+        stream.cursor = saved.cursor
+    }
+
+    // MARK: - Helpers
+
+    /// The model-side view of a data batch.
+    public static func sequenceBatch(_ b: TokenBatch) -> SequenceBatch {
+        SequenceBatch(batch: b.batchSize, length: b.length, inputs: b.inputs, targets: b.targets, positions: b.positions,
+                      segmentStarts: b.segmentStarts)
+    }
+
+    /// Micro-batches in the first epoch of `stream` (packing makes it depend on the example lengths and order).
+    static func countBatches(_ stream: BatchStream) -> Int {
+        var s = stream
+        s.cursor = DataCursor()
+        var n = 0
+        repeat { _ = s.next(); n += 1 } while s.cursor.epoch == 0
+        return n
+    }
+}
