@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenization", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "TrainingData", "Tensors", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ModelFormats", "Models", "TrainingData", "Tensors", "TestSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),

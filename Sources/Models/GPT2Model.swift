@@ -6,6 +6,8 @@ import Tensors
 public struct GPT2Model: LanguageModel {
     public let config: ModelConfig
     public let parameters: [String: Tensor]
+    /// The adapters applied (unmerged) on top of the base weights, if any.
+    public let lora: LoRASpec?
 
     struct Block: Sendable { var ln1: LayerNorm, attn: Linear, proj: Linear, ln2: LayerNorm, mlp: GELUMLP }
     let wte: Embedding, wpe: Embedding
@@ -13,13 +15,16 @@ public struct GPT2Model: LanguageModel {
     let lnF: LayerNorm
     let lmHead: Linear
 
-    public init(config: ModelConfig, parameters: [String: Tensor]) throws(ModelError) {
+    public init(config: ModelConfig, parameters: [String: Tensor], lora: LoRASpec? = nil) throws(ModelError) {
         guard config.family == .gpt2 else { throw ModelError("GPT2Model cannot hold a \(config.family) model") }
-        try checkParameters(parameters, config: config)
+        try checkParameters(parameters, config: config, lora: lora)
         self.config = config
         self.parameters = parameters
+        self.lora = lora
         let p = parameters, eps = config.normEps, t = "transformer."
-        func linear(_ n: String) -> Linear { Linear(weight: p[n + ".weight"]!, bias: p[n + ".bias"]!) }
+        func linear(_ n: String) -> Linear {
+            Linear(weight: p[n + ".weight"]!, bias: p[n + ".bias"]!, lora: adapter(n, parameters: p, spec: lora))
+        }
         func ln(_ n: String) -> LayerNorm { LayerNorm(weight: p[n + ".weight"]!, bias: p[n + ".bias"]!, eps: eps) }
         wte = Embedding(weight: p[t + "wte.weight"]!)
         wpe = Embedding(weight: p[t + "wpe.weight"]!)
@@ -29,7 +34,8 @@ public struct GPT2Model: LanguageModel {
                          ln2: ln(a + "ln_2"), mlp: GELUMLP(fc: linear(a + "mlp.c_fc"), proj: linear(a + "mlp.c_proj")))
         }
         lnF = ln(t + "ln_f")
-        lmHead = Linear(weight: config.tieWordEmbeddings ? p[t + "wte.weight"]! : p["lm_head.weight"]!)
+        lmHead = Linear(weight: config.tieWordEmbeddings ? p[t + "wte.weight"]! : p["lm_head.weight"]!,
+                        lora: adapter("lm_head", parameters: p, spec: lora))
     }
 
     public func forward(tokens: [Int], batch: Int, cache: inout ModelCache) throws(ModelError) -> Tensor {

@@ -62,19 +62,22 @@ extension LanguageModel {
     }
 }
 
-/// Builds the model for `config.family` from parameters named as `config.parameterShapes()` lists them.
-public func makeLanguageModel(config: ModelConfig, parameters: [String: Tensor]) throws(ModelError) -> any LanguageModel {
+/// Builds the model for `config.family` from parameters named as `config.parameterShapes()` lists them, plus the
+/// adapter parameters `lora.parameterShapes(config:)` lists when `lora` is given (applied unmerged).
+public func makeLanguageModel(config: ModelConfig, parameters: [String: Tensor],
+                              lora: LoRASpec? = nil) throws(ModelError) -> any TrainableModel {
     switch config.family {
-    case .llama: try LlamaModel(config: config, parameters: parameters)
-    case .gpt2: try GPT2Model(config: config, parameters: parameters)
+    case .llama: try LlamaModel(config: config, parameters: parameters, lora: lora)
+    case .gpt2: try GPT2Model(config: config, parameters: parameters, lora: lora)
     }
 }
 
 /// Checks that `parameters` holds exactly the expected names with the expected shapes; one error lists every problem.
-func checkParameters(_ parameters: [String: Tensor], config: ModelConfig) throws(ModelError) {
+func checkParameters(_ parameters: [String: Tensor], config: ModelConfig, lora: LoRASpec?) throws(ModelError) {
     try config.validate()
+    try lora?.validate(for: config)
     var problems: [String] = []
-    let expected = config.parameterShapes()
+    let expected = config.parameterShapes() + (lora?.parameterShapes(config: config) ?? [])
     for (name, shape) in expected {
         guard let t = parameters[name] else { problems.append("missing \(name) \(shape)"); continue }
         if t.shape != shape { problems.append("\(name) has shape \(t.shape), expected \(shape)") }

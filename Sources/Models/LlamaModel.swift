@@ -8,6 +8,8 @@ import Tensors
 public struct LlamaModel: LanguageModel {
     public let config: ModelConfig
     public let parameters: [String: Tensor]
+    /// The adapters applied (unmerged) on top of the base weights, if any.
+    public let lora: LoRASpec?
 
     struct Block: Sendable {
         var inputNorm: RMSNorm, q: Linear, k: Linear, v: Linear, o: Linear, postNorm: RMSNorm, mlp: SwiGLU
@@ -18,13 +20,16 @@ public struct LlamaModel: LanguageModel {
     let lmHead: Linear
     let rope: RoPE
 
-    public init(config: ModelConfig, parameters: [String: Tensor]) throws(ModelError) {
+    public init(config: ModelConfig, parameters: [String: Tensor], lora: LoRASpec? = nil) throws(ModelError) {
         guard config.family == .llama else { throw ModelError("LlamaModel cannot hold a \(config.family) model") }
-        try checkParameters(parameters, config: config)
+        try checkParameters(parameters, config: config, lora: lora)
         self.config = config
         self.parameters = parameters
+        self.lora = lora
         let p = parameters, eps = config.normEps
-        func linear(_ n: String, bias: Bool) -> Linear { Linear(weight: p[n + ".weight"]!, bias: bias ? p[n + ".bias"]! : nil) }
+        func linear(_ n: String, bias: Bool) -> Linear {
+            Linear(weight: p[n + ".weight"]!, bias: bias ? p[n + ".bias"]! : nil, lora: adapter(n, parameters: p, spec: lora))
+        }
         embed = Embedding(weight: p["model.embed_tokens.weight"]!)
         blocks = (0..<config.numLayers).map { i in
             let a = "model.layers.\(i)."
@@ -40,7 +45,8 @@ public struct LlamaModel: LanguageModel {
                             down: linear(a + "mlp.down_proj", bias: config.mlpBias)))
         }
         norm = RMSNorm(weight: p["model.norm.weight"]!, eps: eps)
-        lmHead = Linear(weight: config.tieWordEmbeddings ? p["model.embed_tokens.weight"]! : p["lm_head.weight"]!)
+        lmHead = Linear(weight: config.tieWordEmbeddings ? p["model.embed_tokens.weight"]! : p["lm_head.weight"]!,
+                        lora: adapter("lm_head", parameters: p, spec: lora))
         rope = RoPE(headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling)
     }
 

@@ -1,3 +1,6 @@
+import Layers
+import Tensors
+
 /// Which linear layers carry LoRA adapters and how they are scaled, in PEFT's terms (`LoraConfig`).
 ///
 /// Adapter parameters join the model's parameters under PEFT's names without the `base_model.model.` prefix:
@@ -96,4 +99,11 @@ extension ModelConfig {
         return ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
                 "c_attn", "c_proj", "c_fc", "lm_head"].contains(last)
     }
+}
+
+/// The adapter of the linear layer at `module`, when `spec` adapts it (parameters already checked).
+func adapter(_ module: String, parameters: [String: Tensor], spec: LoRASpec?) -> LoRA? {
+    guard let spec, spec.adapts(module: module), let a = parameters[module + ".lora_A.weight"],
+          let b = parameters[module + ".lora_B.weight"] else { return nil }
+    return LoRA(a: a, b: b, scale: Float(spec.scale), dropout: Float(spec.dropout))
 }

@@ -1,0 +1,185 @@
+import Foundation
+import ModelFormats
+import Models
+import Tensors
+import TestSupport
+import Testing
+import Training
+import TrainingData
+
+/// The trainer end to end on tiny models: 10-update loss curves against PyTorch / peft (fixtures
+/// `train/llama_adamw_curve`, `train/gpt2_lora_curve` from Tests/Reference/gen_train_models.py), accumulation
+/// equivalence, bit-exact resume, and the NaN guard.
+@Suite struct TrainerTests {
+    struct Tiny {
+        let config: ModelConfig
+        let parameters: [String: Tensor]
+    }
+
+    func tiny(_ name: String) throws -> Tiny {
+        let folder = repoRoot.appendingPathComponent("Tests/Reference/fixtures/models/\(name)").path
+        let config = try HFConfig.read(path: folder + "/config.json")
+        return Tiny(config: config, parameters: try HFFolder.readParameters(folder: folder, config: config))
+    }
+
+    func examples(_ docs: [JSON]) -> [TokenizedExample] {
+        docs.enumerated().map { i, d in
+            TokenizedExample(tokens: d["tokens"].array.map { Int32($0.int) },
+                             trained: d["trained"].array.map { if case .bool(let b) = $0 { b } else { false } },
+                             file: "fixture", line: i + 1)
+        }
+    }
+
+    func curveOptions(_ fx: JSON) -> TrainingOptions {
+        var o = TrainingOptions()
+        o.maxSteps = fx["steps"].int
+        o.batchSize = 1
+        o.gradientAccumulation = 2
+        o.layout = .pad
+        o.shuffle = false
+        o.learningRate = fx["learning_rate"].double
+        o.weightDecay = fx["weight_decay"].double
+        o.schedule = .cosine
+        o.warmupSteps = 2
+        o.maxGradNorm = 1
+        return o
+    }
+
+    func replay(_ fx: JSON, trainer: inout Trainer, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let losses = fx["losses"].doubles, norms = fx["grad_norms"].doubles, lrs = fx["learning_rates"].doubles
+        for s in 0..<fx["steps"].int {
+            let m = try trainer.step()
+            #expect(abs(m.learningRate - lrs[s]) <= 1e-12 * lrs[s] + 1e-15, "update \(s + 1): lr \(m.learningRate) vs \(lrs[s])",
+                    sourceLocation: sourceLocation)
+            #expect(abs(m.loss - losses[s]) <= 2e-5 * abs(losses[s]), "update \(s + 1): loss \(m.loss) vs \(losses[s])",
+                    sourceLocation: sourceLocation)
+            #expect(abs(m.gradNorm - norms[s]) <= 1e-3 * abs(norms[s]), "update \(s + 1): grad norm \(m.gradNorm) vs \(norms[s])",
+                    sourceLocation: sourceLocation)
+        }
+        #expect(trainer.isFinished, sourceLocation: sourceLocation)
+    }
+
+    /// Criterion: per-update loss within 2e-5 relative, grad norm within 1e-3, lr within 1e-12 of PyTorch's.
+    @Test func fullFineTuningCurveMatchesPyTorch() throws {
+        let fx = try loadFixture("train/llama_adamw_curve.json")
+        let m = try tiny(fx["model"].string)
+        var trainer = try Trainer(options: curveOptions(fx), frozen: [:], trainable: m.parameters,
+                                  train: examples(fx["documents"].array), validation: [], maxLength: 16, padID: 0) {
+            try makeLanguageModel(config: m.config, parameters: $0)
+        }
+        try replay(fx, trainer: &trainer)
+    }
+
+    @Test func loraCurveMatchesPEFT() throws {
+        let fx = try loadFixture("train/gpt2_lora_curve.json")
+        let m = try tiny(fx["model"].string)
+        let l = fx["lora"]
+        let spec = LoRASpec(rank: l["r"].int, alpha: l["lora_alpha"].double, targetModules: l["target_modules"].array.map(\.string))
+        let initial = try SafetensorsFile(path: repoRoot.appendingPathComponent("Tests/Reference/fixtures/train/gpt2_lora_curve.safetensors").path)
+        var adapter: [String: Tensor] = [:]
+        for name in initial.names { adapter[String(name.dropFirst("init/".count))] = try initial.tensor(name) }
+        #expect(Set(adapter.keys) == Set(spec.parameterShapes(config: m.config).map(\.name)))
+        var trainer = try Trainer(options: curveOptions(fx), frozen: m.parameters, trainable: adapter,
+                                  train: examples(fx["documents"].array), validation: [], maxLength: 16, padID: 0) {
+            try makeLanguageModel(config: m.config, parameters: $0, lora: spec)
+        }
+        try replay(fx, trainer: &trainer)
+    }
+
+    /// Batch 4 × 1, 2 × 2 and 1 × 4 (rows × accumulation) give the same update: the loss is token-weighted over
+    /// the whole step, not averaged per micro-batch. Criterion: parameters within 1e-6 relative after one update.
+    @Test func accumulationIsTokenWeighted() throws {
+        let m = try tiny("llama_untied")
+        let fx = try loadFixture("train/llama_adamw_curve.json")
+        let data = Array(examples(fx["documents"].array).prefix(4))
+        var results: [[String: Tensor]] = []
+        for (rows, accumulation) in [(4, 1), (2, 2), (1, 4)] {
+            var o = TrainingOptions()
+            o.maxSteps = 1
+            o.batchSize = rows
+            o.gradientAccumulation = accumulation
+            o.layout = .pad
+            o.shuffle = false
+            o.learningRate = 1e-3
+            var trainer = try Trainer(options: o, frozen: [:], trainable: m.parameters, train: data, validation: [],
+                                      maxLength: 16, padID: 0) { try makeLanguageModel(config: m.config, parameters: $0) }
+            _ = try trainer.step()
+            results.append(trainer.trainable)
+        }
+        for other in results.dropFirst() {
+            for (name, t) in results[0] {
+                expectClose(other[name]!.withUnsafeBufferPointer { Array($0) }, t.withUnsafeBufferPointer { $0.map(Double.init) },
+                            rtol: 1e-6, atol: 1e-7, name)
+            }
+        }
+    }
+
+    /// Stopping after 3 updates and resuming from the saved state equals running 7 updates straight, bit for bit
+    /// (LoRA with dropout, packing, shuffling, validation — every generator and the data cursor are restored).
+    @Test func resumeIsBitExact() throws {
+        let m = try tiny("llama_untied")
+        let fx = try loadFixture("train/llama_adamw_curve.json")
+        let data = examples(fx["documents"].array)
+        let spec = LoRASpec(rank: 4, alpha: 8, dropout: 0.1, targetModules: ["q_proj", "v_proj", "down_proj"])
+        var rng = RandomGenerator(seed: 5)
+        var adapter: [String: Tensor] = [:]
+        for (name, shape) in spec.parameterShapes(config: m.config) {
+            var t = Tensor(zeros: shape)
+            rng.fillUniform(&t, low: -0.1, high: 0.1)
+            adapter[name] = t
+        }
+        var o = TrainingOptions()
+        o.maxSteps = 7
+        o.batchSize = 2
+        o.gradientAccumulation = 2
+        o.learningRate = 5e-3
+        o.weightDecay = 0.01
+        o.warmupSteps = 1
+        o.seed = 9
+        func make() throws -> Trainer {
+            try Trainer(options: o, frozen: m.parameters, trainable: adapter, train: Array(data[4...]), validation: Array(data[..<4]),
+                        maxLength: 24, padID: 0) { try makeLanguageModel(config: m.config, parameters: $0, lora: spec) }
+        }
+        var straight = try make()
+        var straightLosses: [Double] = []
+        while !straight.isFinished { straightLosses.append(try straight.step().loss) }
+
+        var first = try make()
+        var losses: [Double] = []
+        for _ in 0..<3 { losses.append(try first.step().loss) }
+        var resumed = try make()
+        try resumed.restore(progress: first.progress, trainable: first.trainable, optimizerTensors: first.optimizerTensors,
+                            optimizerStep: first.optimizerStep)
+        while !resumed.isFinished { losses.append(try resumed.step().loss) }
+        #expect(losses == straightLosses)
+        for (name, t) in straight.trainable {
+            #expect(t.withUnsafeBufferPointer { Array($0) } == resumed.trainable[name]!.withUnsafeBufferPointer { Array($0) },
+                    "\(name) differs after resume")
+        }
+        #expect(try straight.validationLoss() == resumed.validationLoss())
+    }
+
+    /// A non-finite loss stops the update before any parameter changes, with a message that says what to do.
+    @Test func nonFiniteLossStopsWithoutUpdating() throws {
+        let m = try tiny("llama_untied")
+        let fx = try loadFixture("train/llama_adamw_curve.json")
+        var params = m.parameters
+        var w = params["model.norm.weight"]!
+        w.withUnsafeMutableBufferPointer { $0[0] = .nan }
+        params["model.norm.weight"] = w
+        var o = TrainingOptions()
+        o.maxSteps = 2
+        o.layout = .pad
+        var trainer = try Trainer(options: o, frozen: [:], trainable: params, train: examples(fx["documents"].array),
+                                  validation: [], maxLength: 16, padID: 0) { try makeLanguageModel(config: m.config, parameters: $0) }
+        let before = trainer.trainable["model.layers.0.self_attn.q_proj.weight"]!.withUnsafeBufferPointer { Array($0) }
+        do {
+            _ = try trainer.step()
+            Issue.record("a NaN loss must stop training")
+        } catch let e as TrainingError {
+            #expect(e.message.contains("not updated") && e.message.contains("learning_rate"), "\(e.message)")
+        }
+        #expect(trainer.progress.step == 0)
+        #expect(trainer.trainable["model.layers.0.self_attn.q_proj.weight"]!.withUnsafeBufferPointer { Array($0) } == before)
+    }
+}
