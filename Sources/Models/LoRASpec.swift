@@ -1,3 +1,5 @@
+import Tensors
+
 /// Which linear layers carry LoRA adapters and how they are scaled, in PEFT's terms (`LoraConfig`).
 ///
 /// Adapter parameters join the model's parameters under PEFT's names without the `base_model.model.` prefix:
@@ -95,5 +97,21 @@ extension ModelConfig {
         let last = module.split(separator: ".").last.map(String.init) ?? module
         return ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
                 "c_attn", "c_proj", "c_fc", "lm_head"].contains(last)
+    }
+}
+
+extension LoRASpec {
+    /// Fresh adapter parameters as PEFT initialises them: lora_A Kaiming-uniform (a = √5, bound 1/√in, as
+    /// `nn.init.kaiming_uniform_`) drawn from `rng` in parameter order, lora_B zero, so the adapted model starts
+    /// equal to the base.
+    public func initialParameters(config: ModelConfig, rng: inout RandomGenerator) -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for t in targets(in: config) {
+            var a = Tensor(zeros: [rank, t.inFeatures])
+            rng.fillKaimingUniform(&a, fanIn: t.inFeatures)
+            out[t.module + ".lora_A.weight"] = a
+            out[t.module + ".lora_B.weight"] = Tensor(zeros: [t.outFeatures, rank])
+        }
+        return out
     }
 }
