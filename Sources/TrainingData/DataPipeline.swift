@@ -5,6 +5,16 @@ import Tokenization
 /// The data section of a recipe: how files become training sequences. Codable and strict (see FineTuning's
 /// StrictConfig); "unset" values are explicit (`format: auto`).
 public struct DataOptions: Codable, Sendable, Equatable {
+    /// Training files (JSONL, JSON array, CSV or TSV), read in order.
+    public var train: [String] = []
+    /// Validation files; when empty, `valid_ratio` of the training examples is held out instead.
+    public var valid: [String] = []
+    /// Test files (evaluation after training); when empty, `test_ratio` of the training examples is held out.
+    public var test: [String] = []
+    public var validRatio: Double = 0
+    public var testRatio: Double = 0
+    /// Seed of the shuffle that makes ratio splits (fixed, so a resumed run gets the same split).
+    public var splitSeed: UInt64 = 0
     /// A record format name, or "auto" to detect it from each record's keys.
     public var format: String = "auto"
     /// File key (or CSV column) → format key, e.g. {question: prompt, answer: completion}.
@@ -69,7 +79,10 @@ public enum DataPipeline {
     public static func cacheKey(files: [String], tokenizerFiles: [String], template: String, options: DataOptions) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let settings = String(decoding: try encoder.encode(options), as: UTF8.self) + " cache-v1"
+        var tokenSettings = options
+        tokenSettings.train = []; tokenSettings.valid = []; tokenSettings.test = []   // the files are keyed by content
+        tokenSettings.validRatio = 0; tokenSettings.testRatio = 0; tokenSettings.splitSeed = 0
+        let settings = String(decoding: try encoder.encode(tokenSettings), as: UTF8.self) + " cache-v1"
         return try TokenCache.key(dataFiles: files, tokenizerFiles: tokenizerFiles, template: template, settings: settings)
     }
 

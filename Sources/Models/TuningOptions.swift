@@ -1,0 +1,52 @@
+/// The `tuning` section of a recipe: what is trained. Codable and strict (FineTuning's StrictConfig); documented
+/// in Recipes/README.md.
+///
+/// - `method: lora` trains PEFT-style adapters (`r`, `alpha`, `dropout`, `rslora`, `target_modules`, `layers`) on a
+///   frozen base.
+/// - `method: full` trains the base weights themselves: all of them, or those whose name contains one of the
+///   `trainable` patterns (e.g. `[layers.10., layers.11., model.norm]`).
+public struct TuningOptions: Codable, Sendable, Equatable {
+    public enum Method: String, Codable, Sendable { case lora, full }
+
+    public var method: Method = .lora
+    public var r: Int = 8
+    public var alpha: Double = 16
+    public var dropout: Double = 0.05
+    public var rslora: Bool = false
+    /// Module names (PEFT target_modules); `all-linear` means every linear projection except the LM head, as in PEFT.
+    public var targetModules: [String] = ["all-linear"]
+    /// Decoder layers that get adapters; empty = all.
+    public var layers: [Int] = []
+    /// Full fine-tuning only: parameter-name substrings to train; empty = every parameter.
+    public var trainable: [String] = []
+
+    public init() {}
+
+    /// The adapter specification for `config` (`all-linear` expanded for the model's family).
+    public func loraSpec(for config: ModelConfig) throws(ModelError) -> LoRASpec {
+        var targets: [String] = []
+        for t in targetModules {
+            if t == "all-linear" {
+                targets += config.family == .gpt2 ? ["c_attn", "c_proj", "c_fc"]
+                    : ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+            } else if !targets.contains(t) {
+                targets.append(t)
+            }
+        }
+        let spec = LoRASpec(rank: r, alpha: alpha, useRSLoRA: rslora, dropout: dropout, targetModules: targets, layers: layers)
+        try spec.validate(for: config)
+        return spec
+    }
+
+    /// Full fine-tuning: the names of the base parameters to train (every one when `trainable` is empty). A pattern
+    /// that matches nothing is an error naming it.
+    public func trainableNames(for config: ModelConfig) throws(ModelError) -> [String] {
+        let all = config.parameterShapes().map(\.name)
+        if trainable.isEmpty { return all }
+        for p in trainable where !all.contains(where: { $0.contains(p) }) {
+            throw ModelError("tuning.trainable: \"\(p)\" matches no parameter of this \(config.modelType) model "
+                             + "(names look like \(all.prefix(3).joined(separator: ", ")))")
+        }
+        return all.filter { n in trainable.contains { n.contains($0) } }
+    }
+}
