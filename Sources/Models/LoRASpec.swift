@@ -101,13 +101,13 @@ extension ModelConfig {
     }
 }
 
-<<<<<<< HEAD
 /// The adapter of the linear layer at `module`, when `spec` adapts it (parameters already checked).
 func adapter(_ module: String, parameters: [String: Tensor], spec: LoRASpec?) -> LoRA? {
     guard let spec, spec.adapts(module: module), let a = parameters[module + ".lora_A.weight"],
           let b = parameters[module + ".lora_B.weight"] else { return nil }
     return LoRA(a: a, b: b, scale: Float(spec.scale), dropout: Float(spec.dropout))
-=======
+}
+
 extension LoRASpec {
     /// Fresh adapter parameters as PEFT initialises them: lora_A Kaiming-uniform (a = √5, bound 1/√in, as
     /// `nn.init.kaiming_uniform_`) drawn from `rng` in parameter order, lora_B zero, so the adapted model starts
@@ -122,5 +122,4 @@ extension LoRASpec {
         }
         return out
     }
->>>>>>> main
 }
