@@ -39,7 +39,8 @@ let package = Package(
         // L4: optimizers, schedules, clipping (the trainer joins when models land).
         .target(name: "Training", dependencies: ["Models", "TrainingData", "Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L5: the composition root: recipes (strict YAML, --set overrides), run folders, wiring of the stages.
-        .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Tensors", "Yams"], exclude: ["README.md"], swiftSettings: optimized),
+        .target(name: "FineTuning", dependencies: ["Training", "TrainingData", "Models", "ModelFormats", "Evaluation", "Tokenization",
+                                                  "FileSupport", "Tensors", "Yams"], exclude: ["README.md"], swiftSettings: optimized),
         // L2: layers, each a forward/backward pair.
         .target(name: "Layers", dependencies: ["Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L3: Llama-family and GPT-2 models with HF parameter names; generation over token ids.
@@ -55,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "WhittleCLI",
             dependencies: [
-                "Tensors", "Benchmarking", "Tokenization", "ModelFormats", "TrainingData", "Evaluation", "Models",
+                "Tensors", "Benchmarking", "Tokenization", "ModelFormats", "TrainingData", "Evaluation", "Models", "FineTuning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized
@@ -65,7 +66,7 @@ let package = Package(
         .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenization", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ModelFormats", "Models", "TrainingData", "Tensors", "TestSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
-        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TestSupport"]),
+        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TrainingData", "Models", "ModelFormats", "Tensors", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["Tokenization"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "ModelFormats", "Models", "Tokenization", "TestSupport"]),

@@ -49,8 +49,50 @@ public enum AtomicFile {
             unlink(tmp)
             throw FileError(path: path, "rename into place failed: \(reason)")
         }
+        syncDirectory(dir)
+    }
+
+    /// fsyncs a directory so a rename inside it is durable.
+    public static func syncDirectory(_ dir: String) {
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// Builds a folder in a hidden temporary sibling (`body` fills it; its files are fsynced), then moves it to
+    /// `path`. An existing folder at `path` is replaced: it is renamed aside first and removed only after the new
+    /// one is in place, so a crash leaves the old or the new folder complete, never a mix.
+    public static func writeDirectory(at path: String, _ body: (String) throws -> Void) throws {
+        let url = URL(fileURLWithPath: path)
+        let parent = url.deletingLastPathComponent().path
+        let tag = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = parent + "/." + url.lastPathComponent + ".tmp-" + tag
+        let aside = parent + "/." + url.lastPathComponent + ".old-" + tag
+        do {
+            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            try body(tmp)
+            for name in try FileManager.default.contentsOfDirectory(atPath: tmp) {
+                let fd = open(tmp + "/" + name, O_RDONLY | O_CLOEXEC)
+                if fd >= 0 { fsync(fd); close(fd) }
+            }
+            syncDirectory(tmp)
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+        let existed = FileManager.default.fileExists(atPath: path)
+        if existed && rename(path, aside) != 0 {
+            let reason = errnoText()
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw FileError(path: path, "cannot move the previous folder aside: \(reason)")
+        }
+        guard rename(tmp, path) == 0 else {
+            let reason = errnoText()
+            if existed { rename(aside, path) }
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw FileError(path: path, "rename into place failed: \(reason)")
+        }
+        syncDirectory(parent)
+        if existed { try? FileManager.default.removeItem(atPath: aside) }
     }
 
     /// Writes every byte (retrying short writes and EINTR).

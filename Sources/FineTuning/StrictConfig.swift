@@ -40,6 +40,11 @@ public enum StrictConfig {
         return try decode(T.self, merged, schema: schema, file: file)
     }
 
+    /// A configuration as YAML with snake_case keys (the form `resolve` reads back).
+    public static func yaml<T: Encodable>(encoding value: T) throws -> String {
+        try Yams.serialize(node: try tree(encoding: value, file: "").yamsNode)
+    }
+
     // MARK: - Trees
 
     static func tree<T: Encodable>(encoding value: T, file: String) throws -> ConfigNode {

@@ -1,0 +1,97 @@
+import Foundation
+import Models
+import Tensors
+import Training
+
+/// The line printed before step 1: parameter counts, predicted peak memory and predicted time per epoch, and the
+/// refusal to start when the memory prediction exceeds what the machine has.
+public struct Preflight: Sendable {
+    public var totalParameters: Int
+    public var trainableParameters: Int
+    /// Predicted peak resident memory, bytes.
+    public var predictedPeakBytes: Int
+    /// Memory the machine has available now (MemAvailable), bytes; nil when unknown.
+    public var availableBytes: Int?
+    /// Matrix-product speed measured by a short probe, GFLOP/s.
+    public var probeGFLOPS: Double
+    /// Predicted seconds per epoch.
+    public var secondsPerEpoch: Double
+
+    /// Estimates from the model shape, the recipe and a ~0.2 s GEMM probe at the model's width.
+    ///
+    /// Memory: f32 weights, plus gradient and two AdamW moments per trainable value, plus the activations one
+    /// micro-batch keeps for backward (per token per layer: the residual stream and norms, q/k/v and their rotated
+    /// copies, attention probabilities over the sequence, the MLP's three F-wide products), plus one LM-head chunk and
+    /// a fixed 80 MB for the program. Time: 6 FLOPs per weight per token for full fine-tuning (forward 2, backward 4),
+    /// 4 for LoRA (no weight-gradient products on frozen weights), plus attention, at the probe's rate.
+    public static func estimate(config: ModelConfig, trainable: Int, full: Bool, options: TrainingOptions, maxLength: Int,
+                                updatesPerEpoch: Int) -> Preflight {
+        let total = config.parameterShapes().reduce(0) { $0 + $1.shape.reduce(1, *) }
+        let c = config.hiddenSize, f = config.intermediateSize, h = config.numHeads, k = config.numKVHeads, d = config.headDim
+        let t = maxLength, tokens = options.batchSize * maxLength
+        let perTokenLayer = 6 * c + 2 * (h + 2 * k) * d + h * t + 4 * f
+        let activations = 4 * tokens * config.numLayers * perTokenLayer
+        let optimizerFloats = options.optimizer == .adamw ? 3 : (options.momentum > 0 ? 2 : 1)
+        let head = 4 * 3 * 64 * config.vocabSize
+        let peak = 4 * (total + trainable) + 4 * optimizerFloats * trainable + activations + head + 80 << 20
+        let gflops = probe(width: c, ff: f)
+        let matmulParams = Double(total - config.vocabSize * c * (config.tieWordEmbeddings ? 0 : 1))
+        let perToken = (full ? 6 : 4) * matmulParams + Double(3 * 4 * config.numLayers * t * c)
+        let seconds = Double(updatesPerEpoch * options.gradientAccumulation * tokens) * perToken / (gflops * 1e9)
+        return Preflight(totalParameters: total, trainableParameters: trainable, predictedPeakBytes: peak,
+                         availableBytes: availableMemory(), probeGFLOPS: gflops, secondsPerEpoch: seconds)
+    }
+
+    public var summary: String {
+        let share = Double(trainableParameters) / Double(max(1, totalParameters)) * 100
+        var s = "pre-flight: \(Self.count(totalParameters)) parameters, \(Self.count(trainableParameters)) trainable "
+            + "(\(String(format: share < 1 ? "%.2f" : "%.1f", share))%); predicted peak memory \(Self.bytes(predictedPeakBytes))"
+        if let a = availableBytes { s += " of \(Self.bytes(a)) available" }
+        s += "; ~\(ProgressPrinter.duration(secondsPerEpoch)) per epoch (GEMM probe \(String(format: "%.0f", probeGFLOPS)) GFLOP/s)"
+        return s
+    }
+
+    /// An error with advice when the prediction exceeds the available memory.
+    public func checkMemory() throws {
+        guard let a = availableBytes, predictedPeakBytes > a else { return }
+        throw RunError("predicted peak memory \(Self.bytes(predictedPeakBytes)) exceeds the \(Self.bytes(a)) available. "
+                       + "Lower data.max_length, training.batch_size (raise training.gradient_accumulation to keep the "
+                       + "effective batch), or train fewer layers (tuning.layers, or tuning.method: lora)")
+    }
+
+    static func probe(width c: Int, ff f: Int) -> Double {
+        let m = 256, n = max(f, 64), k = max(c, 64)
+        var a = Tensor(zeros: [m, k]), b = Tensor(zeros: [n, k])
+        var rng = RandomGenerator(seed: 1)
+        rng.fillUniform(&a, low: -1, high: 1)
+        rng.fillUniform(&b, low: -1, high: 1)
+        var best = 0.0
+        let start = Date()
+        var rounds = 0
+        while rounds < 3 || (Date().timeIntervalSince(start) < 0.2 && rounds < 50) {
+            let t0 = Date()
+            _ = a.matmul(.normal, b, .transposed)
+            let dt = Date().timeIntervalSince(t0)
+            best = max(best, 2 * Double(m * n * k) / max(dt, 1e-9) / 1e9)
+            rounds += 1
+        }
+        return best
+    }
+
+    static func availableMemory() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let parts = line.split(separator: " ")
+            if parts.count >= 2, let kb = Int(parts[1]) { return kb * 1024 }
+        }
+        return nil
+    }
+
+    static func count(_ n: Int) -> String {
+        n >= 1_000_000 ? String(format: "%.1fM", Double(n) / 1e6) : n >= 1000 ? String(format: "%.1fK", Double(n) / 1e3) : "\(n)"
+    }
+
+    static func bytes(_ n: Int) -> String {
+        n >= 1 << 30 ? String(format: "%.2f GB", Double(n) / Double(1 << 30)) : String(format: "%.0f MB", Double(n) / Double(1 << 20))
+    }
+}
