@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Models", "ModelFormats", "TrainingData", "Tokenization", "Tensors"],
                 exclude: ["README.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
-        .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport", "Tokenization", "Models", "TrainingData"], exclude: ["README.md"], swiftSettings: optimized),
+        .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport", "Tokenization", "Models", "TrainingData", "Training"], exclude: ["README.md"], swiftSettings: optimized),
         // L6: the command-line tool.
         .executableTarget(
             name: "WhittleCLI",

@@ -6,7 +6,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Whittle's speed (build with -c release).",
-        subcommands: [BenchGEMM.self, BenchKernels.self, BenchTokenize.self, BenchInfer.self, BenchData.self]
+        subcommands: [BenchGEMM.self, BenchKernels.self, BenchTokenize.self, BenchInfer.self, BenchTrain.self, BenchData.self]
     )
 }
 
@@ -145,6 +145,41 @@ struct BenchInfer: ParsableCommand {
         let json = options.json
         let report = try InferBenchmark.run(threadCounts: try options.threadCounts(),
                                             models: models.split(separator: ",").map(String.init), version: WhittleVersion.string,
+                                            progress: { line in if !json { print(line) } })
+        if json { print(try JSONOutput.encode(report)) }
+    }
+}
+
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training tokens/s and peak RSS: full fine-tuning and LoRA r 8 at sequence 512, batch 1 and 4.",
+        discussion: """
+        Random-init SmolLM2-135M- and stories15M-shaped models, whole updates (forward, backward, AdamW). Run the \
+        PyTorch anchor (../shared/bench/run_anchor.sh train) beside it, interleaved; report 1- and 2-thread figures.
+        """
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Models, comma-separated: smollm2-135m, stories15m.")
+    var models = "smollm2-135m,stories15m"
+
+    @Option(help: "Modes, comma-separated: full, lora.")
+    var modes = "full,lora"
+
+    @Option(help: "Batch sizes, comma-separated.")
+    var batches = "1,4"
+
+    @Option(help: "Timed updates per row (after one warm-up update).")
+    var steps = 3
+
+    func run() throws {
+        let json = options.json
+        let report = try TrainBenchmark.run(models: models.split(separator: ",").map(String.init),
+                                            modes: modes.split(separator: ",").map(String.init),
+                                            batches: batches.split(separator: ",").compactMap { Int($0) },
+                                            threadCounts: try options.threadCounts(), steps: steps, version: WhittleVersion.string,
                                             progress: { line in if !json { print(line) } })
         if json { print(try JSONOutput.encode(report)) }
     }
