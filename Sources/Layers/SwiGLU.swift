@@ -1,6 +1,7 @@
 import Tensors
 
-/// The Llama MLP: `down( silu(gate(x)) ⊙ up(x) )`; gate and up [F, C], down [C, F].
+/// The Llama MLP: `down( silu(gate(x)) ⊙ up(x) )`; gate and up [F, C], down [C, F]. LoRA adapters, when the
+/// Linears carry them, flow through `Linear`.
 public struct SwiGLU: Sendable {
     public var gate: Linear
     public var up: Linear
@@ -14,18 +15,85 @@ public struct SwiGLU: Sendable {
         self.down = down
     }
 
-    /// What backward needs: the input, the gate and up pre-activations and their product.
+    /// What backward needs: each Linear's Saved (down's input is the hidden silu(g) ⊙ u) and the gate and up
+    /// outputs g, u [N, F]. silu(g) is recomputed in backward with the same kernel (same bits), not stored.
     public struct Saved: Sendable {
-        public let gate: Linear.Saved
-        public let gateOut: Tensor, upOut: Tensor, hidden: Tensor
+        public let gate: Linear.Saved, up: Linear.Saved, down: Linear.Saved
+        public let gateOut: Tensor, upOut: Tensor
     }
 
-    /// x [N, C] → [N, C].
+    /// Gradient buffers of the three Linears (nil buffers inside are frozen).
+    public struct Gradients: Sendable {
+        public var gate: Linear.Gradients, up: Linear.Gradients, down: Linear.Gradients
+        public init(gate: Linear.Gradients = .init(), up: Linear.Gradients = .init(), down: Linear.Gradients = .init()) {
+            self.gate = gate
+            self.up = up
+            self.down = down
+        }
+    }
+
+    /// x [N, C] → [N, C], without dropout.
     public func forward(_ x: Tensor) -> (Tensor, Saved) {
         let (g, gs) = gate.forward(x)
-        let (u, _) = up.forward(x)
-        let hidden = g.silu() * u
-        let (y, _) = down.forward(hidden)
-        return (y, Saved(gate: gs, gateOut: g, upOut: u, hidden: hidden))
+        let (u, us) = up.forward(x)
+        let (y, ds) = down.forward(g.silu() * u)
+        return (y, Saved(gate: gs, up: us, down: ds, gateOut: g, upOut: u))
+    }
+
+    /// The training forward: LoRA dropout masks are drawn from `rng` in the order gate, up, down.
+    public func forward(_ x: Tensor, dropoutRNG rng: inout RandomGenerator) -> (Tensor, Saved) {
+        let (g, gs) = gate.forward(x, dropoutRNG: &rng)
+        let (u, us) = up.forward(x, dropoutRNG: &rng)
+        let (y, ds) = down.forward(g.silu() * u, dropoutRNG: &rng)
+        return (y, Saved(gate: gs, up: us, down: ds, gateOut: g, upOut: u))
+    }
+
+    /// dOut [N, C] → dX [N, C] (nil when `needsInputGradient` is false). Linears run in reverse order (down, up,
+    /// gate); with dH the hidden's gradient, dG = dH ⊙ u ⊙ silu'(g) and dU = dH ⊙ silu(g).
+    public func backward(_ dOut: Tensor, saved: Saved, into grads: inout Gradients,
+                         needsInputGradient: Bool = true) -> Tensor? {
+        let dH = down.backward(dOut, saved: saved.down, into: &grads.down)!
+        let (dG, dU) = Self.gatedBackward(dH, gate: saved.gateOut, up: saved.upOut)
+        let dXUp = up.backward(dU, saved: saved.up, into: &grads.up, needsInputGradient: needsInputGradient)
+        let dXGate = gate.backward(dG, saved: saved.gate, into: &grads.gate, needsInputGradient: needsInputGradient)
+        guard var dX = dXUp, let dXGate else { return nil }
+        dX.addScaled(dXGate)
+        return dX
+    }
+
+    /// One fused pass over [N, F]: dG = dH ⊙ u ⊙ silu'(g), dU = dH ⊙ silu(g) (silu through `vsilu`, as forward).
+    static func gatedBackward(_ dH: Tensor, gate g: Tensor, up u: Tensor) -> (Tensor, Tensor) {
+        precondition(dH.shape == g.shape && u.shape == g.shape, "SwiGLU backward shapes \(dH.shape), \(g.shape), \(u.shape)")
+        var dG = Tensor(zeros: g.shape), dU = Tensor(zeros: g.shape)
+        let count = g.count
+        dG.withUnsafeMutableBufferPointer { dgp in
+            dU.withUnsafeMutableBufferPointer { dup in
+                dH.withUnsafeBufferPointer { dhp in
+                    g.withUnsafeBufferPointer { gp in
+                        u.withUnsafeBufferPointer { up in
+                            let dgb = dgp.baseAddress!, dub = dup.baseAddress!, dhb = dhp.baseAddress!
+                            let gb = gp.baseAddress!, ub = up.baseAddress!
+                            @inline(__always) func step(_ dh: Vec16, _ gv: Vec16, _ uv: Vec16) -> (Vec16, Vec16) {
+                                (dh * uv * vsiluDerivative(gv), dh * vsilu(gv))
+                            }
+                            ThreadPool.shared.parallelFor(count, grain: Kernels.parallelGrain) { range in
+                                var j = range.lowerBound
+                                let end = range.upperBound
+                                while j + 16 <= end {
+                                    let (a, b) = step(load16(dhb + j), load16(gb + j), load16(ub + j))
+                                    store16(a, dgb + j); store16(b, dub + j); j += 16
+                                }
+                                if j < end {
+                                    let r = end - j
+                                    let (a, b) = step(loadPartial16(dhb + j, r), loadPartial16(gb + j, r), loadPartial16(ub + j, r))
+                                    storePartial16(a, dgb + j, r); storePartial16(b, dub + j, r)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (dG, dU)
     }
 }

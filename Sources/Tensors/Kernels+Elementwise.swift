@@ -74,6 +74,20 @@ public enum Kernels {
     public static func geluTanh(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
         unary(x, out, count, GELUTanh())
     }
+
+    // MARK: - Activation gradients
+
+    /// `dx[i] = dy[i] · silu'(x[i])` (backward of `silu`; `x` is the activation's input).
+    public static func siluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>,
+                                    count: Int) {
+        binary(x, dy, dx, count, SiLUBackward())
+    }
+
+    /// `dx[i] = dy[i] · gelu_tanh'(x[i])` (backward of `geluTanh`; `x` is the activation's input).
+    public static func geluTanhBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>,
+                                        count: Int) {
+        binary(x, dy, dx, count, GELUTanhBackward())
+    }
 }
 
 // MARK: - Operations
@@ -111,6 +125,17 @@ public protocol BinaryOp { func callAsFunction(_ a: Vec16, _ b: Vec16) -> Vec16 
 @usableFromInline struct GELUTanh: UnaryOp {
     @inlinable init() {}
     @inlinable @inline(__always) func callAsFunction(_ x: Vec16) -> Vec16 { vgeluTanh(x) }
+}
+
+/// `dy · silu'(x)` with `a = x`, `b = dy`.
+@usableFromInline struct SiLUBackward: BinaryOp {
+    @inlinable init() {}
+    @inlinable @inline(__always) func callAsFunction(_ a: Vec16, _ b: Vec16) -> Vec16 { b * vsiluDerivative(a) }
+}
+/// `dy · gelu_tanh'(x)` with `a = x`, `b = dy`.
+@usableFromInline struct GELUTanhBackward: BinaryOp {
+    @inlinable init() {}
+    @inlinable @inline(__always) func callAsFunction(_ a: Vec16, _ b: Vec16) -> Vec16 { b * vgeluTanhDerivative(a) }
 }
 
 // MARK: - Tensor conveniences

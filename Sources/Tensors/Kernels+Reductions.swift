@@ -119,8 +119,9 @@ extension Kernels {
     /// Writes `e^(x − shift)` to `out` and returns its sum (one row, on the calling thread). The sum is
     /// compensated (Kahan, per lane): in plain Float the row's largest term (1) swallows the low bits of
     /// thousands of small ones. (Converting lanes to Double instead scalarizes and costs 4×.)
+    /// Public for row kernels elsewhere (cross-entropy) that need the sum itself, not only the softmax.
     @inlinable
-    static func expShiftedSum(_ x: UnsafePointer<Float>, shift: Float, into out: UnsafeMutablePointer<Float>, count: Int) -> Double {
+    public static func expShiftedSum(_ x: UnsafePointer<Float>, shift: Float, into out: UnsafeMutablePointer<Float>, count: Int) -> Double {
         var acc = Vec16(), comp = Vec16()
         @inline(__always) func add(_ e: Vec16) {
             let y = e - comp

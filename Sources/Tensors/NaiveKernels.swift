@@ -52,6 +52,18 @@ public enum NaiveKernels {
         return Float(0.5 * d * (1 + tanh((2 / Double.pi).squareRoot() * (d + 0.044715 * d * d * d))))
     }
 
+    /// silu'(x) = σ(x)(1 + x(1 − σ(x))), in Double.
+    public static func siluDerivative(_ x: Float) -> Double {
+        let d = Double(x), s = 1 / (1 + Glibc.exp(-d))
+        return s * (1 + d * (1 - s))
+    }
+    /// d/dx of 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), in Double, in the textbook tanh form.
+    public static func geluTanhDerivative(_ x: Float) -> Double {
+        let d = Double(x), k = (2 / Double.pi).squareRoot()
+        let t = tanh(k * (d + 0.044715 * d * d * d))
+        return 0.5 * (1 + t) + 0.5 * d * (1 - t * t) * k * (1 + 3 * 0.044715 * d * d)
+    }
+
     public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Double {
         var s = 0.0
         for i in 0..<count { s += Double(x[i]) }

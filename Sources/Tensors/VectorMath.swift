@@ -75,6 +75,33 @@ public func vgeluTanh(_ x: Vec16) -> Vec16 {
     return x / (1 + vexp(-2 * u))
 }
 
+/// The derivative of SiLU, `σ(x)·(1 + x·(1 − σ(x)))` with `σ(x) = 1 / (1 + e^(−x))`.
+/// `1 − σ` is computed as `e^(−x)·σ` (no cancellation when σ is near 1), and as 1 where `e^(−x)` overflows.
+@inlinable @inline(__always)
+public func vsiluDerivative(_ x: Vec16) -> Vec16 {
+    let e = vexp(-x)
+    let s = 1 / (1 + e)
+    var oneMinusS = e * s
+    oneMinusS.replace(with: 1, where: s .== 0)
+    return s * (1 + x * oneMinusS)
+}
+
+/// The derivative of `vgeluTanh`: with `u = √(2/π)·(x + 0.044715·x³)` and `t = tanh u`,
+/// `0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)`. Written with `s = σ(2u) = (1 + t)/2`, so
+/// `1 + t = 2s` and `1 − t² = 4s(1 − s)`: `s + 2√(2/π)·x·s(1 − s)·(1 + 0.134145·x²)`, where
+/// `s(1 − s) = e^(−2u)·s²` (no cancellation near s = 1; 0 where `e^(−2u)` overflows).
+@inlinable @inline(__always)
+public func vgeluTanhDerivative(_ x: Vec16) -> Vec16 {
+    let k: Float = 0.7978845608028654
+    let x2 = x * x
+    let u = k * (x + 0.044715 * x2 * x)
+    let e = vexp(-2 * u)
+    let s = 1 / (1 + e)
+    var spread = e * s * s
+    spread.replace(with: 0, where: s .== 0)
+    return s + (2 * k) * x * spread * (1 + 0.134145 * x2)
+}
+
 extension SIMD16 where Scalar == Float {
     @inlinable @inline(__always)
     init(bitPattern v: SIMD16<Int32>) {

@@ -25,6 +25,28 @@ let awkwardLengths = [1, 3, 7, 15, 16, 17, 33, 65, 1000, 100_003]
         }
     }
 
+    /// `dy · f'(x)` for SiLU and GELU-tanh against the Double twins (GELU's in the textbook tanh form), on the
+    /// awkward lengths, a wide spread and the far tails where `e^(−x)` overflows.
+    /// Criterion: |Δ| ≤ 1e-7 + 2e-6·|ref| (the derivatives are O(1); the floor covers their zero crossings).
+    @Test func activationGradientsMatchNaiveTwins() {
+        for n in awkwardLengths {
+            var x = randomArray(n, seed: UInt64(n) + 100, scale: 12)
+            if n >= 17 { x.replaceSubrange(0..<9, with: [-1e4, -200, -90, -87, 0, 87, 90, 200, 1e4]) }
+            let dy = randomArray(n, seed: UInt64(n) + 200, scale: 2)
+            var dx = [Float](repeating: .nan, count: n)
+            x.withUnsafeBufferPointer { px in dy.withUnsafeBufferPointer { pd in dx.withUnsafeMutableBufferPointer { po in
+                Kernels.siluBackward(px.baseAddress!, pd.baseAddress!, into: po.baseAddress!, count: n)
+            } } }
+            expectClose(dx, zip(x, dy).map { NaiveKernels.siluDerivative($0) * Double($1) }, rtol: 2e-6, atol: 1e-7,
+                        "silu backward n=\(n)")
+            x.withUnsafeBufferPointer { px in dy.withUnsafeBufferPointer { pd in dx.withUnsafeMutableBufferPointer { po in
+                Kernels.geluTanhBackward(px.baseAddress!, pd.baseAddress!, into: po.baseAddress!, count: n)
+            } } }
+            expectClose(dx, zip(x, dy).map { NaiveKernels.geluTanhDerivative($0) * Double($1) }, rtol: 2e-6, atol: 1e-7,
+                        "gelu backward n=\(n)")
+        }
+    }
+
     @Test func arithmeticMatchesNaiveTwins() {
         for n in awkwardLengths {
             let a = randomArray(n, seed: 1), b = randomArray(n, seed: 2)
