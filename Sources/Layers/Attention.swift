@@ -108,3 +108,193 @@ public enum CausalAttention {
         return (out, Saved(queries: q, probabilities: probs, past: past))
     }
 }
+
+// MARK: - Training (no cache, packed documents)
+
+extension CausalAttention {
+    /// What the training backward needs: the roped queries [B, T, H, D], keys and values [B, T, K, D], the
+    /// probabilities [B, H, T, T] (masked entries exactly 0) and the mask's segment starts [B·T].
+    public struct TrainingSaved: Sendable {
+        public let queries: Tensor
+        public let keys: Tensor
+        public let values: Tensor
+        public let probabilities: Tensor
+        public let segmentStarts: [Int32]
+    }
+
+    /// Rows per block of the per-head products. Row t sees no key after t, so a block of rows [r0, r1) needs
+    /// keys before r1 only: blocking skips about half of the causal products at long T (and more with packing).
+    static let rowBlock = 64
+
+    /// q [B, T, H, D], k and v [B, T, K, D] (already roped); `segmentStarts` [B·T]: position t of batch row b
+    /// attends to keys `segmentStarts[b·T + t] … t` only (block-diagonal causal for packed documents; all zeros is
+    /// plain causal) → out [B, T, H·D] (heads concatenated head-major).
+    ///
+    /// Per (batch row, head) and block of rows: S = scale·Q·Kᵀ over the block's visible keys (BLAS), a Float32
+    /// softmax over each row's visible keys (masked probabilities are exactly 0, as after adding −inf), O = P·V
+    /// (BLAS). Query head h reads kv head h / (H/K), as transformers' `repeat_kv`.
+    ///
+    /// Threads: heads run one after another, each product on OpenBLAS's threads and the row loops on the pool.
+    /// (Heads in parallel would nest OpenBLAS's threads inside the pool's: measured 10–15× slower at 2 threads.)
+    public static func forward(queries q: Tensor, keys k: Tensor, values v: Tensor, scale: Float,
+                               segmentStarts: [Int32]) -> (Tensor, TrainingSaved) {
+        let m = TrainingShape(q, k, v, segmentStarts)
+        let (t, h, d, qld, kld, rb) = (m.t, m.h, m.d, m.h * m.d, m.kh * m.d, rowBlock)
+        var probs = Tensor(zeros: [m.b, h, t, t])
+        var out = Tensor(zeros: [m.b, t, h * d])
+        probs.withUnsafeMutableBufferPointer { pp in
+        out.withUnsafeMutableBufferPointer { op in
+        q.withUnsafeBufferPointer { qp in
+        k.withUnsafeBufferPointer { kp in
+        v.withUnsafeBufferPointer { vp in
+        segmentStarts.withUnsafeBufferPointer { sp in
+            let pb = pp.baseAddress!, ob = op.baseAddress!, qb = qp.baseAddress!, kb = kp.baseAddress!
+            let vb = vp.baseAddress!, starts = sp.baseAddress!
+            for u in 0..<(m.b * h) {
+                let bi = u / h, hi = u % h, g = hi / m.group
+                let qh = qb + bi * t * qld + hi * d, oh = ob + bi * t * qld + hi * d
+                let kg = kb + bi * t * kld + g * d, vg = vb + bi * t * kld + g * d
+                let ph = pb + u * t * t, st = starts + bi * t, lows = bi * m.blocks
+                // Scores of each block's rows against the keys it sees, lo..<r1.
+                for blk in 0..<m.blocks {
+                    let r0 = blk * rb, r1 = min(t, r0 + rb), lo = m.blockLows[lows + blk]
+                    BLAS.gemm(.normal, .transposed, m: r1 - r0, n: r1 - lo, k: d, alpha: scale,
+                              a: qh + r0 * qld, lda: qld, b: kg + lo * kld, ldb: kld, c: ph + r0 * t + lo, ldc: t)
+                }
+                // Softmax over each row's visible keys s...t; the rest of what the GEMM wrote becomes 0.
+                ThreadPool.shared.parallelFor(t, grain: rowGrain(t)) { rows in
+                    for ti in rows {
+                        let row = ph + ti * t, s = Int(st[ti]), lo = m.blockLows[lows + ti / rb], r1 = min(t, (ti / rb + 1) * rb)
+                        Kernels.softmaxRows(row + s, into: row + s, rows: 1, cols: ti - s + 1)
+                        if s > lo { (row + lo).update(repeating: 0, count: s - lo) }
+                        if ti + 1 < r1 { (row + ti + 1).update(repeating: 0, count: r1 - ti - 1) }
+                    }
+                }
+                for blk in 0..<m.blocks {
+                    let r0 = blk * rb, r1 = min(t, r0 + rb), lo = m.blockLows[lows + blk]
+                    BLAS.gemm(.normal, .normal, m: r1 - r0, n: d, k: r1 - lo, a: ph + r0 * t + lo, lda: t,
+                              b: vg + lo * kld, ldb: kld, c: oh + r0 * qld, ldc: qld)
+                }
+            }
+        } } } } } }
+        return (out, TrainingSaved(queries: q, keys: k, values: v, probabilities: probs, segmentStarts: segmentStarts))
+    }
+
+    /// dOut [B, T, H·D] (or [B·T, H·D]) → (dQ [B, T, H, D], dK [B, T, K, D], dV [B, T, K, D]).
+    ///
+    /// Per (batch row, head): dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)) (0 where masked), dQ = scale·dS·K,
+    /// dK += scale·dSᵀ·Q, dV += Pᵀ·dO, every product a BLAS call over the visible blocks only. A kv head's dK, dV
+    /// sum over its H/K query heads (accumulated by the GEMMs, in head order). Threads as in `forward`.
+    public static func backward(_ dOut: Tensor, saved: TrainingSaved, scale: Float)
+        -> (dQueries: Tensor, dKeys: Tensor, dValues: Tensor) {
+        let m = TrainingShape(saved.queries, saved.keys, saved.values, saved.segmentStarts)
+        let (t, h, d, qld, kld, rb) = (m.t, m.h, m.d, m.h * m.d, m.kh * m.d, rowBlock)
+        precondition(dOut.count == m.b * t * qld && dOut.shape.last == qld,
+                     "attention backward expects dOut [\(m.b), \(t), \(qld)] (or [\(m.b * t), \(qld)]), got \(dOut.shape)")
+        precondition(saved.probabilities.shape == [m.b, h, t, t],
+                     "saved probabilities \(saved.probabilities.shape) do not match [\(m.b), \(h), \(t), \(t)]")
+        var dq = Tensor(zeros: [m.b, t, h, d])
+        var dk = Tensor(zeros: [m.b, t, m.kh, d]), dv = Tensor(zeros: [m.b, t, m.kh, d])
+        // dS of one head [T, T]; entries a product reads outside a row's visible keys are set to 0.
+        let ds = UnsafeMutablePointer<Float>.allocate(capacity: max(t * t, 1))
+        defer { ds.deallocate() }
+        dq.withUnsafeMutableBufferPointer { dqp in
+        dk.withUnsafeMutableBufferPointer { dkp in
+        dv.withUnsafeMutableBufferPointer { dvp in
+        dOut.withUnsafeBufferPointer { gp in
+        saved.queries.withUnsafeBufferPointer { qp in
+        saved.keys.withUnsafeBufferPointer { kp in
+        saved.values.withUnsafeBufferPointer { vp in
+        saved.probabilities.withUnsafeBufferPointer { pp in
+        saved.segmentStarts.withUnsafeBufferPointer { sp in
+            let dqb = dqp.baseAddress!, dkb = dkp.baseAddress!, dvb = dvp.baseAddress!, gb = gp.baseAddress!
+            let qb = qp.baseAddress!, kb = kp.baseAddress!, vb = vp.baseAddress!, pb = pp.baseAddress!
+            let starts = sp.baseAddress!
+            for u in 0..<(m.b * h) {
+                let bi = u / h, hi = u % h, g = hi / m.group
+                let qh = qb + bi * t * qld + hi * d, gh = gb + bi * t * qld + hi * d, dqh = dqb + bi * t * qld + hi * d
+                let kvOffset = bi * t * kld + g * d
+                let ph = pb + u * t * t, st = starts + bi * t, lows = bi * m.blocks
+                // dP = dO·Vᵀ over each block's visible keys.
+                for blk in 0..<m.blocks {
+                    let r0 = blk * rb, r1 = min(t, r0 + rb), lo = m.blockLows[lows + blk]
+                    BLAS.gemm(.normal, .transposed, m: r1 - r0, n: r1 - lo, k: d, a: gh + r0 * qld, lda: qld,
+                              b: vb + kvOffset + lo * kld, ldb: kld, c: ds + r0 * t + lo, ldc: t)
+                }
+                // dS on visible keys; 0 on the rest of the row up to its block's end (all that is read below).
+                ThreadPool.shared.parallelFor(t, grain: rowGrain(t)) { rows in
+                    for ti in rows {
+                        let row = ds + ti * t, s = Int(st[ti]), r1 = min(t, (ti / rb + 1) * rb)
+                        softmaxBackwardRow(row + s, probabilities: ph + ti * t + s, count: ti - s + 1)
+                        if s > 0 { row.update(repeating: 0, count: s) }
+                        if ti + 1 < r1 { (row + ti + 1).update(repeating: 0, count: r1 - ti - 1) }
+                    }
+                }
+                // dQ = scale·dS·K, by row blocks.
+                for blk in 0..<m.blocks {
+                    let r0 = blk * rb, r1 = min(t, r0 + rb), lo = m.blockLows[lows + blk]
+                    BLAS.gemm(.normal, .normal, m: r1 - r0, n: d, k: r1 - lo, alpha: scale, a: ds + r0 * t + lo, lda: t,
+                              b: kb + kvOffset + lo * kld, ldb: kld, c: dqh + r0 * qld, ldc: qld)
+                }
+                // dK += scale·dSᵀ·Q and dV += Pᵀ·dO by key blocks [c0, c1): only rows c0 ..< end see them (causal;
+                // rows from `end` on start their documents at or after c1). Those rows' blocks start at or after
+                // c0 and end at or after c1, so every dS entry read was written above.
+                for blk in 0..<m.blocks {
+                    let c0 = blk * rb, c1 = min(t, c0 + rb)
+                    var end = t
+                    while end > c1 && Int(st[end - 1]) >= c1 { end -= 1 }
+                    BLAS.gemm(.transposed, .normal, m: c1 - c0, n: d, k: end - c0, alpha: scale,
+                              a: ds + c0 * t + c0, lda: t, b: qh + c0 * qld, ldb: qld,
+                              beta: 1, c: dkb + kvOffset + c0 * kld, ldc: kld)
+                    BLAS.gemm(.transposed, .normal, m: c1 - c0, n: d, k: end - c0,
+                              a: ph + c0 * t + c0, lda: t, b: gh + c0 * qld, ldb: qld,
+                              beta: 1, c: dvb + kvOffset + c0 * kld, ldc: kld)
+                }
+            }
+        } } } } } } } } }
+        return (dq, dk, dv)
+    }
+
+    // MARK: - Helpers
+
+    /// Checked training shapes and, per batch row and block of rows, the first key any row of the block sees.
+    private struct TrainingShape {
+        let b: Int, t: Int, h: Int, kh: Int, d: Int, group: Int, blocks: Int
+        /// [B, blocks]: min of the block's segment starts.
+        let blockLows: [Int]
+
+        init(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ segmentStarts: [Int32]) {
+            precondition(q.rank == 4 && k.rank == 4 && v.shape == k.shape,
+                         "attention expects [B, T, H, D] queries and equal [B, T, K, D] keys and values, got \(q.shape), \(k.shape), \(v.shape)")
+            (b, t, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+            kh = k.shape[2]
+            precondition(k.shape[0] == b && k.shape[1] == t && k.shape[3] == d && kh > 0 && h % kh == 0,
+                         "queries \(q.shape) and keys \(k.shape) do not match (H must be a multiple of K)")
+            precondition(segmentStarts.count == b * t,
+                         "segmentStarts has \(segmentStarts.count) entries, expected B·T = \(b * t)")
+            group = h / kh
+            let rb = CausalAttention.rowBlock
+            blocks = (t + rb - 1) / rb
+            var lows = [Int](repeating: 0, count: max(b * blocks, 1))
+            for i in 0..<segmentStarts.count {
+                let s = Int(segmentStarts[i]), ti = i % t
+                precondition(s >= 0 && s <= ti, "segmentStarts[\(i)] = \(s) is outside 0...\(ti) (its position in its row)")
+                let slot = (i / t) * blocks + ti / rb
+                lows[slot] = ti % rb == 0 ? s : min(lows[slot], s)
+            }
+            blockLows = lows
+        }
+    }
+
+    /// One row of the softmax backward, in place: `dp ← p ⊙ (dp − Σ dp ⊙ p)`.
+    @inline(__always)
+    private static func softmaxBackwardRow(_ dp: UnsafeMutablePointer<Float>, probabilities p: UnsafePointer<Float>, count n: Int) {
+        var acc = Vec16(repeating: 0), j = 0
+        while j + 16 <= n { acc += load16(dp + j) * load16(p + j); j += 16 }
+        var dot = acc.sum()
+        while j < n { dot += dp[j] * p[j]; j += 1 }
+        j = 0
+        while j + 16 <= n { store16(load16(p + j) * (load16(dp + j) - dot), dp + j); j += 16 }
+        while j < n { dp[j] = p[j] * (dp[j] - dot); j += 1 }
+    }
+}
