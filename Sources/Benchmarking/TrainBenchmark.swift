@@ -79,7 +79,7 @@ public enum TrainBenchmark {
         let count = trainable.values.reduce(0) { $0 + $1.count }
         let spec = lora
         var trainer = try Trainer(options: options, frozen: params, trainable: trainable, train: examples, validation: [],
-                                  maxLength: sequence, padID: 0) { p throws(ModelError) in
+                                  maxLength: sequence, padID: 0) { p in
             try makeLanguageModel(config: config, parameters: p, lora: spec)
         }
         params = [:]

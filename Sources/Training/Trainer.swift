@@ -69,11 +69,11 @@ public struct Trainer {
     public let totalSteps: Int
     /// Micro-batches in one epoch of the training data.
     public let batchesPerEpoch: Int
-    let makeModel: ([String: Tensor]) throws(ModelError) -> any TrainableModel
+    let makeModel: ([String: Tensor]) throws -> any TrainableModel
 
     public init(options: TrainingOptions, frozen: [String: Tensor], trainable: [String: Tensor],
                 train: [TokenizedExample], validation: [TokenizedExample], maxLength: Int, padID: Int32,
-                makeModel: @escaping ([String: Tensor]) throws(ModelError) -> any TrainableModel) throws(TrainingError) {
+                makeModel: @escaping ([String: Tensor]) throws -> any TrainableModel) throws(TrainingError) {
         try options.validate()
         guard !train.isEmpty else { throw TrainingError("the training split has no examples") }
         guard !trainable.isEmpty else { throw TrainingError("nothing to train: no parameter is trainable") }
@@ -118,7 +118,7 @@ public struct Trainer {
     public var isFinished: Bool { progress.step >= totalSteps }
 
     /// The model with the current parameters (for validation, evaluation and writing).
-    public func model() throws(ModelError) -> any TrainableModel {
+    public func model() throws -> any TrainableModel {
         try makeModel(frozen.merging(trainable) { _, t in t })
     }
 
@@ -173,7 +173,7 @@ public struct Trainer {
     }
 
     /// Token-weighted mean loss over the validation batches (the first `eval_batches`, or all); nil without validation.
-    public func validationLoss() throws(ModelError) -> Double? {
+    public func validationLoss() throws -> Double? {
         guard !validationBatches.isEmpty else { return nil }
         let model = try self.model()
         let batches = options.evalBatches > 0 ? Array(validationBatches.prefix(options.evalBatches)) : validationBatches
