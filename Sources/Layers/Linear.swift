@@ -93,7 +93,7 @@ public struct Linear: Sendable {
         let keep = Float(1 / (1 - p))
         var mask = Tensor(zeros: x.shape)
         mask.withUnsafeMutableBufferPointer { m in
-            for i in m.indices where rng.uniform() >= p { m[i] = keep }
+            for i in m.indices { m[i] = rng.uniform() >= p ? keep : 0 }
         }
         return forward(x, mask: mask)
     }
