@@ -258,7 +258,8 @@ indirect enum ConfigNode {
 
     var yamsNode: Node {
         switch self {
-        case .scalar(let s, _): return Node(s)
+        // An empty string must stay a string when written out (plain empty text reads back as null).
+        case .scalar(let s, _): return s.isEmpty ? Node(s, Tag(.str), .singleQuoted) : Node(s)
         case .null: return Node("null", Tag(.null))
         case .sequence(let items, _): return Node(items.map(\.yamsNode))
         case .mapping(let pairs, _): return Node(pairs.map { (Node($0.0), $0.1.yamsNode) })

@@ -28,7 +28,7 @@ CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_
 
 def _load(name):
     m = AutoModelForCausalLM.from_pretrained(MODELS / name, dtype=torch.float32, attn_implementation="eager")
-    return m.float().train()
+    return m.float().eval()   # eval: GPT-2 config dropouts are 0.1; gradients do not depend on the mode otherwise
 
 
 def _documents(seed, lengths, vocab):
