@@ -137,9 +137,10 @@ func rows(_ m: Tensor, _ range: Range<Int>) -> Tensor {
     return out
 }
 
-/// Rows of the LM head processed at once: the logits of a chunk ([rows, V]) are the largest activation, so the
-/// head and the cross-entropy run chunk by chunk and never hold [N, V] (49152 × 64 × 4 B = 12.6 MB per chunk).
-let headChunkRows = 64
+/// Rows of the LM head processed at once: the logits of a chunk ([rows, V]) are the largest activation, so the head
+/// and the cross-entropy run chunk by chunk and never hold [N, V]. About 8M logits (32 MB) per chunk: small chunks
+/// would re-read and re-write the whole [V, C] weight gradient for every chunk (k = rows in its product).
+func headChunkRows(vocabulary v: Int) -> Int { max(64, (8 << 20) / max(v, 1)) }
 
 /// LM head + softmax cross-entropy, chunk by chunk; rows without a target are skipped (no logits, zero gradient).
 /// Returns Σ CE, the count and, when `backward`, ∂/∂xn [N, C] with the head's gradients added into `gradients`.
@@ -153,7 +154,7 @@ func headLoss(_ xn: Tensor, targets: [Int32], head: Linear, weightName: String, 
     var sum = 0.0, count = 0
     var start = 0
     while start < n {
-        let end = min(n, start + headChunkRows)
+        let end = min(n, start + headChunkRows(vocabulary: head.outFeatures))
         defer { start = end }
         let tg = Array(targets[start..<end])
         guard tg.contains(where: { $0 >= 0 }) else { continue }
@@ -163,7 +164,7 @@ func headLoss(_ xn: Tensor, targets: [Int32], head: Linear, weightName: String, 
         sum += s
         count += k
         guard backward else { continue }
-        let dl = SoftmaxCrossEntropy.backward(saved: sce, scale: gradScale)
+        let dl = SoftmaxCrossEntropy.backward(saved: consume sce, scale: gradScale)
         let dxc = head.backward(dl, saved: sl, into: &grads)!
         dxn!.withUnsafeMutableBufferPointer { d in
             dxc.withUnsafeBufferPointer { src in (d.baseAddress! + start * c).update(from: src.baseAddress!, count: (end - start) * c) }

@@ -65,6 +65,9 @@ public struct Trainer {
     public private(set) var stream: BatchStream
     public let validationBatches: [SequenceBatch]
     public private(set) var progress: TrainerProgress
+    /// Gradient buffers, kept across updates and zeroed in place (allocating them afresh each update costs page
+    /// faults on every element).
+    var gradientBuffers: [String: Tensor] = [:]
     /// Updates this run makes in total (from max_steps, or epochs × batches per epoch ÷ accumulation).
     public let totalSteps: Int
     /// Micro-batches in one epoch of the training data.
@@ -133,7 +136,9 @@ public struct Trainer {
             throw TrainingError("update \(progress.step + 1): its \(micro.count) micro-batch(es) contain no supervised token "
                                 + "(examples \(micro.flatMap(\.sources).prefix(4).joined(separator: ", ")))")
         }
-        var gradients = trainable.mapValues { Tensor(zeros: $0.shape) }
+        var gradients = gradientBuffers.isEmpty ? trainable.mapValues { Tensor(zeros: $0.shape) } : gradientBuffers
+        gradientBuffers = [:]
+        for name in gradients.keys { gradients[name]!.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
         var lossSum = 0.0, tokens = 0
         do {
             let model = try self.model()
@@ -164,6 +169,7 @@ public struct Trainer {
             optimizer.update(name: name, parameter: &p, gradient: g, learningRate: lr, decays: AdamW.decays(parameterShape: p.shape))
             trainable[name] = p
         }
+        gradientBuffers = Dictionary(uniqueKeysWithValues: zip(names, ordered))
         progress.step += 1
         progress.cursor = stream.cursor
         progress.tokensSeen += tokens
