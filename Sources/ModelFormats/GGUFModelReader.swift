@@ -245,7 +245,7 @@ public enum GGUFModelReader {
     /// divided, a blend between). Only the divisors matter to the model, so when the file does not pin every
     /// parameter (fewer than two blended frequencies) an equivalent set is chosen; the result is accepted only if it
     /// recomputes every divisor to 1e-5.
-    static func llama3Scaling(ropeFreqs v: [Float], headDim: Int, theta: Double, file: String) throws(ModelFormatError) -> RoPEScaling {
+    public static func llama3Scaling(ropeFreqs v: [Float], headDim: Int, theta: Double, file: String) throws(ModelFormatError) -> RoPEScaling {
         func fail(_ m: String) -> ModelFormatError { ModelFormatError(file: file, tensor: "rope_freqs.weight", m) }
         guard v.allSatisfy({ $0.isFinite && $0 >= 1 - 1e-6 }) else { throw fail("divisors must be finite and at least 1") }
         let factor = Double(v.max() ?? 1)

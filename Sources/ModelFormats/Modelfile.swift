@@ -12,8 +12,8 @@ import Tokenization
 ///   `<|im_start|>assistant\n`; a default system turn the template adds when there is none (SmolLM2's, Qwen2.5's)
 ///   is kept.
 /// - **Llama-3** (3, 3.1, 3.2): `<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>`, with the text
-///   3.1/3.2 put before the system message (knowledge cutoff and a date — rendered with `date_string` 26 Jul 2024,
-///   the templates' own fallback) and the default system turn when there is none. Message contents are not trimmed
+///   3.1/3.2 put before the system message (knowledge cutoff and a date — rendered with `date_string`, by default
+///   26 Jul 2024, the templates' own fallback) and the default system turn when there is none. Message contents are not trimmed
 ///   (the Jinja templates `| trim` them).
 /// - **Zephyr** (TinyLlama-Chat): `<|{role}|>\n{content}</s>\n`, generation prompt `<|assistant|>\n`.
 /// - **Plain** (no chat template, a base model): `TEMPLATE """{{ .Prompt }}"""`, stop at the EOS token.
@@ -29,6 +29,8 @@ public struct OllamaModelfile: Sendable {
     public let family: Family
     public let stops: [String]
     public let warnings: [String]
+    /// The Jinja template prints a BOS token that the TEMPLATE leaves out because the runtime adds it.
+    public var bosLeftToRuntime = false
 
     /// A turn format: header per role, the end-of-turn marker, text after it, and the generation prompt.
     struct TurnFormat {
@@ -68,7 +70,10 @@ public struct OllamaModelfile: Sendable {
         return try make(ggufFileName: ggufFileName, chatTemplate: try chat?.template().source, specialTokens: special, addsBOS: addsBOS)
     }
 
-    public static func make(ggufFileName: String, chatTemplate: String?, specialTokens: [String: String], addsBOS: Bool) throws -> OllamaModelfile {
+    /// - Parameter variables: extra template variables for the probes (the Llama-3.1/3.2 templates print
+    ///   `date_string` into the system turn; pass the one the training data was rendered with).
+    public static func make(ggufFileName: String, chatTemplate: String?, specialTokens: [String: String], addsBOS: Bool,
+                            variables: [String: JinjaValue] = ["date_string": .string(probeDate)]) throws -> OllamaModelfile {
         let eos = specialTokens["eos_token"]
         var lines = ["# Ollama Modelfile written by Whittle.", "# Create the model with: ollama create <name> -f <this file>",
                      "FROM ./\(ggufFileName)", ""]
@@ -80,7 +85,7 @@ public struct OllamaModelfile: Sendable {
         }
         let template = try ChatTemplate(source: chatTemplate)
         let bos = specialTokens["bos_token"] ?? ""
-        guard let (format, emitsBOS) = try recognise(template, specialTokens: specialTokens, bos: bos, eos: eos) else {
+        guard let (format, emitsBOS) = recognise(template, specialTokens: specialTokens, variables: variables, bos: bos, eos: eos) else {
             let note = "the chat template is not one Whittle recognises (ChatML, Llama-3, Zephyr): no TEMPLATE is written, so Ollama will try to detect it from the GGUF's tokenizer.chat_template; check `ollama show --template` and write a TEMPLATE by hand if it is wrong"
             lines += ["# NOTE: \(note).", "# The Jinja template travels inside the GGUF (tokenizer.chat_template)."]
             let stops = eos.map { [$0] } ?? []
@@ -93,7 +98,9 @@ public struct OllamaModelfile: Sendable {
         lines += ["# Chat format: \(format.family.rawValue) (recognised by rendering the model's Jinja chat template).",
                   "TEMPLATE \"\"\"\(go)\"\"\""]
         lines += stops.map { "PARAMETER stop \(quote($0))" }
-        return OllamaModelfile(text: lines.joined(separator: "\n") + "\n", family: format.family, stops: stops, warnings: [])
+        var result = OllamaModelfile(text: lines.joined(separator: "\n") + "\n", family: format.family, stops: stops, warnings: [])
+        result.bosLeftToRuntime = emitsBOS && addsBOS
+        return result
     }
 
     /// Writes `text` atomically.
@@ -103,25 +110,35 @@ public struct OllamaModelfile: Sendable {
 
     // MARK: - Recognition
 
-    static let probeDate = "26 Jul 2024"
+    /// The Llama-3.1/3.2 templates' own fallback date.
+    public static let probeDate = "26 Jul 2024"
 
-    static func recognise(_ template: ChatTemplate, specialTokens: [String: String], bos: String, eos: String?) throws
-        -> (TurnFormat, emitsBOS: Bool)? {
+    static func recognise(_ template: ChatTemplate, specialTokens: [String: String], variables: [String: JinjaValue],
+                          bos: String, eos: String?) -> (TurnFormat, emitsBOS: Bool)? {
         func message(_ role: String, _ content: String) -> JinjaValue { .object(["role": .string(role), "content": .string(content)]) }
         func render(_ messages: [JinjaValue], _ generation: Bool) -> String? {
             try? template.render(messages: messages, addGenerationPrompt: generation, specialTokens: specialTokens,
-                                 extra: ["date_string": .string(probeDate)]).text
+                                 extra: variables).text
         }
         let s = "SYSTEM_PROBE_1", u1 = "USER_PROBE_1", a1 = "ASSISTANT_PROBE_1", u2 = "USER_PROBE_2"
         guard let withSystem = render([message("system", s), message("user", u1), message("assistant", a1), message("user", u2)], true),
               let plain = render([message("user", u1)], true),
               let closed = render([message("user", u1), message("assistant", a1)], false) else { return nil }
-        func dropBOS(_ t: String) -> (String, Bool) {
-            !bos.isEmpty && t.hasPrefix(bos) ? (String(t.dropFirst(bos.count)), true) : (t, false)
+        // Try the text as rendered, then (when every rendering starts with it) without a leading BOS token: some
+        // templates emit `{{ bos_token }}`, and SmolLM2's BOS *is* `<|im_start|>`, so stripping must not come first.
+        var candidates = [(withSystem, plain, closed, false)]
+        if !bos.isEmpty, [withSystem, plain, closed].allSatisfy({ $0.hasPrefix(bos) }) {
+            candidates.append((String(withSystem.dropFirst(bos.count)), String(plain.dropFirst(bos.count)),
+                               String(closed.dropFirst(bos.count)), true))
         }
-        let (a, bosA) = dropBOS(withSystem), (b, bosB) = dropBOS(plain), (c, bosC) = dropBOS(closed)
-        guard bosA == bosB, bosB == bosC else { return nil }
-        for var f in formats(eos: eos) {
+        for (a, b, c, emitsBOS) in candidates {
+            if let f = match(a, b, c, formats: formats(eos: eos), s: s, u1: u1, a1: a1, u2: u2) { return (f, emitsBOS) }
+        }
+        return nil
+    }
+
+    static func match(_ a: String, _ b: String, _ c: String, formats: [TurnFormat], s: String, u1: String, a1: String, u2: String) -> TurnFormat? {
+        for var f in formats {
             // The system turn: header, an optional fixed prefix, then the message.
             let systemHeader = f.header("system")
             guard a.hasPrefix(systemHeader), let end = a.range(of: s + f.endOfTurn) else { continue }
@@ -137,14 +154,15 @@ public struct OllamaModelfile: Sendable {
             } else if b.hasPrefix(systemHeader), b.hasSuffix(tail) {
                 let middle = b.dropFirst(systemHeader.count).dropLast(tail.count)
                 guard middle.hasSuffix(f.endOfTurn + f.after) else { continue }
-                f.defaultSystem = String(middle.dropLast((f.endOfTurn + f.after).count))
-                guard b == f.turn("system", f.defaultSystem!) + tail else { continue }
+                let defaultSystem = String(middle.dropLast((f.endOfTurn + f.after).count))
+                guard b == f.turn("system", defaultSystem) + tail else { continue }
+                f.defaultSystem = defaultSystem
             } else {
                 continue
             }
             // A finished conversation ends every turn, the assistant's included, with the end-of-turn marker.
             guard c == (f.defaultSystem.map { f.turn("system", $0) } ?? "") + f.turn("user", u1) + f.turn("assistant", a1) else { continue }
-            return (f, bosA)
+            return f
         }
         return nil
     }
