@@ -106,4 +106,26 @@ import Tokenization
             #expect(m.contains(path) && m.contains(expected), "\(key) → \(String(describing: value)): \(m)")
         }
     }
+
+    /// An unknown ggml type id, and a known type Whittle does not decode, name the tensor.
+    @Test func tensorTypes() throws {
+        let scratch = try Scratch()
+        var w = GGUFWriter()
+        try w.set("general.architecture", .string("llama"))
+        try w.addTensor(name: "t", shape: [32], type: .f32) { Tensor(zeros: [32]) }
+        var b = w.headerBytes() + [UInt8](repeating: 0, count: 128)
+        // Tensor info: u64 name length 1, "t", u32 n_dims, u64 ne[0], then the u32 type.
+        let marker: [UInt8] = [1, 0, 0, 0, 0, 0, 0, 0, 0x74]
+        let at = try #require((0...(b.count - marker.count)).first { Array(b[$0..<($0 + marker.count)]) == marker })
+        b[at + marker.count + 4 + 8] = 99
+        let path = scratch.file("type.gguf")
+        try Data(b).write(to: URL(fileURLWithPath: path))
+        let m = describeError { _ = try GGUFFile(path: path) }
+        #expect(m.contains(path) && m.contains("tensor 't'") && m.contains("unknown ggml type 99"), "\(m)")
+
+        let q4 = GGUFTensorInfo(name: "blk.0.attn_q.weight", dimensions: [32], type: try #require(GGMLType.withID(2)), offset: 0, byteCount: 18)
+        let file = try ParsedGGUF(path: try GGUFFixture.gguf("llama.f32"))
+        let m2 = describeError { _ = try file.floats(q4) }
+        #expect(m2.contains("blk.0.attn_q.weight") && m2.contains("Q4_0 cannot be read"), "\(m2)")
+    }
 }
