@@ -113,8 +113,8 @@ public enum Llama2C {
             let a = "model.layers.\(i)."
             p[a + "input_layernorm.weight"] = att[i]
             p[a + "post_attention_layernorm.weight"] = ffn[i]
-            p[a + "self_attn.q_proj.weight"] = interleavedToRotateHalf(q[i], heads: heads)
-            p[a + "self_attn.k_proj.weight"] = interleavedToRotateHalf(k[i], heads: kvHeads)
+            p[a + "self_attn.q_proj.weight"] = RoPERowOrder.interleavedToRotateHalf(q[i], heads: heads)
+            p[a + "self_attn.k_proj.weight"] = RoPERowOrder.interleavedToRotateHalf(k[i], heads: kvHeads)
             p[a + "self_attn.v_proj.weight"] = v[i]
             p[a + "self_attn.o_proj.weight"] = o[i]
             p[a + "mlp.gate_proj.weight"] = g[i]
@@ -122,22 +122,6 @@ public enum Llama2C {
             p[a + "mlp.up_proj.weight"] = up[i]
         }
         do { return try LlamaModel(config: config, parameters: p) } catch { throw fail(error.message) }
-    }
-
-    /// Reorders the output rows of a q or k projection [heads·D, C] from interleaved-pair RoPE (pairs 2j, 2j+1)
-    /// to rotate-half (pairs j, j + D/2): `out[h·D + b·D/2 + j] = in[h·D + 2j + b]`.
-    public static func interleavedToRotateHalf(_ w: Tensor, heads: Int) -> Tensor {
-        let rows = w.shape[0], cols = w.shape[1], d = rows / heads, half = d / 2
-        precondition(rows == heads * d && d % 2 == 0, "cannot permute \(w.shape) over \(heads) heads")
-        var out = Tensor(zeros: w.shape)
-        out.withUnsafeMutableBufferPointer { o in
-            w.withUnsafeBufferPointer { s in
-                for h in 0..<heads { for b in 0..<2 { for j in 0..<half {
-                    (o.baseAddress! + (h * d + b * half + j) * cols).update(from: s.baseAddress! + (h * d + 2 * j + b) * cols, count: cols)
-                } } }
-            }
-        }
-        return out
     }
 }
 

@@ -21,6 +21,11 @@ public struct ModelFormatError: Error, CustomStringConvertible, Sendable {
         if let tensor { return "\(file): tensor '\(tensor)': \(message)" }
         return "\(file): \(message)"
     }
+
+    /// A GGUF container error, keeping its file and tensor (a key goes into the message).
+    public init(gguf e: GGUFError) {
+        self.init(file: e.file, tensor: e.tensor, e.key.map { "key '\($0)': \(e.message)" } ?? e.message)
+    }
 }
 
 // MARK: - dtypes

@@ -1,106 +1,5 @@
 import Foundation
 
-/// One metadata value of a GGUF file (formats.md §5.2).
-enum GGUFValue: Sendable {
-    case uint(UInt64)
-    case int(Int64)
-    case float(Double)
-    case bool(Bool)
-    case string(String)
-    case array([GGUFValue])
-
-    var asString: String? { if case .string(let s) = self { return s } else { return nil } }
-    var asInt: Int? {
-        switch self {
-        case .uint(let v): return Int(exactly: v)
-        case .int(let v): return Int(exactly: v)
-        default: return nil
-        }
-    }
-    var asBool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
-    var asArray: [GGUFValue]? { if case .array(let a) = self { return a } else { return nil } }
-    var asDouble: Double? {
-        switch self {
-        case .float(let v): return v
-        case .uint(let v): return Double(v)
-        case .int(let v): return Double(v)
-        default: return nil
-        }
-    }
-}
-
-/// Reads the header and key/value section of a GGUF v2/v3 file (tensor infos and data are not needed for a
-/// vocabulary). Every read is bounds-checked, so a truncated file is an error naming the offset, never a crash.
-struct GGUFMetadata {
-    let version: UInt32
-    let values: [String: GGUFValue]
-
-    init(path: String) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw TokenizerError.unreadable(file: path, reason: error.localizedDescription)
-        }
-        var r = ByteReader(data: data, file: path)
-        let magic = try r.bytes(4, "magic")
-        guard Array(magic) == Array("GGUF".utf8) else { throw TokenizerError.malformed(file: path, reason: "not a GGUF file (bad magic)") }
-        version = try r.u32("version")
-        guard version == 2 || version == 3 else { throw TokenizerError.malformed(file: path, reason: "unsupported GGUF version \(version)") }
-        _ = try r.u64("tensor_count")
-        let count = try r.u64("kv_count")
-        // Each KV takes at least 12 bytes, which bounds an absurd count before allocating anything.
-        guard count <= UInt64(data.count / 12) else { throw TokenizerError.malformed(file: path, reason: "kv_count \(count) exceeds the file size") }
-        var values: [String: GGUFValue] = [:]
-        for i in 0..<Int(count) {
-            let key = try Self.string(&r, "key of KV \(i)")
-            let type = try r.u32("type of '\(key)'")
-            guard values[key] == nil else { throw TokenizerError.malformed(file: path, reason: "duplicate key '\(key)'") }
-            values[key] = try Self.value(&r, type: type, what: key)
-        }
-        self.values = values
-    }
-
-    static func string(_ r: inout ByteReader, _ what: String) throws -> String {
-        let n = try r.u64("length of \(what)")
-        guard n <= UInt64(Int.max) else { throw TokenizerError.malformed(file: r.file, reason: "length of \(what) too large") }
-        return String(decoding: try r.bytes(Int(n), what), as: UTF8.self)
-    }
-
-    static func value(_ r: inout ByteReader, type: UInt32, what: String) throws -> GGUFValue {
-        switch type {
-        case 0: return .uint(UInt64(try r.u8(what)))
-        case 1: return .int(Int64(Int8(bitPattern: try r.u8(what))))
-        case 2: let b = try r.bytes(2, what); return .uint(UInt64(b[b.startIndex]) | UInt64(b[b.startIndex + 1]) << 8)
-        case 3:
-            let b = try r.bytes(2, what)
-            return .int(Int64(Int16(bitPattern: UInt16(b[b.startIndex]) | UInt16(b[b.startIndex + 1]) << 8)))
-        case 4: return .uint(UInt64(try r.u32(what)))
-        case 5: return .int(Int64(Int32(bitPattern: try r.u32(what))))
-        case 6: return .float(Double(Float(bitPattern: try r.u32(what))))
-        case 7:
-            let b = try r.u8(what)
-            guard b <= 1 else { throw TokenizerError.malformed(file: r.file, reason: "'\(what)': bool byte \(b)") }
-            return .bool(b == 1)
-        case 8: return .string(try string(&r, what))
-        case 9:
-            let elementType = try r.u32("element type of '\(what)'")
-            let n = try r.u64("count of '\(what)'")
-            guard n <= UInt64(r.data.count - r.offset) else {
-                throw TokenizerError.malformed(file: r.file, reason: "'\(what)': array count \(n) exceeds the remaining \(r.data.count - r.offset) bytes")
-            }
-            var items: [GGUFValue] = []
-            items.reserveCapacity(Int(n))
-            for i in 0..<Int(n) { items.append(try value(&r, type: elementType, what: "\(what)[\(i)]")) }
-            return .array(items)
-        case 10: return .uint(try r.u64(what))
-        case 11: return .int(Int64(bitPattern: try r.u64(what)))
-        case 12: return .float(Double(bitPattern: try r.u64(what)))
-        default: throw TokenizerError.malformed(file: r.file, reason: "'\(what)': unknown value type \(type)")
-        }
-    }
-}
-
 extension Tokenizer {
     /// Builds a tokenizer from a GGUF file's `tokenizer.ggml.*` keys (formats.md §5.7).
     ///
@@ -108,9 +7,10 @@ extension Tokenizer {
     /// `llama` vocabularies use score-driven SentencePiece BPE like llama.cpp's SPM tokenizer. CONTROL tokens are
     /// special added tokens and USER_DEFINED tokens plain added tokens, both matched before BPE.
     public convenience init(gguf path: String) throws {
-        let meta = try GGUFMetadata(path: path)
+        let meta: GGUFFile
+        do { meta = try GGUFFile(path: path) } catch { throw TokenizerError.malformed(file: path, reason: error.description) }
         func require(_ key: String) throws -> GGUFValue {
-            guard let v = meta.values[key] else { throw TokenizerError.missingKey(file: path, key: key) }
+            guard let v = meta[key] else { throw TokenizerError.missingKey(file: path, key: key) }
             return v
         }
         guard let model = try require("tokenizer.ggml.model").asString else {
@@ -123,9 +23,9 @@ extension Tokenizer {
             guard let s = v.asString else { throw TokenizerError.invalidValue(file: path, key: "tokenizer.ggml.tokens[\(i)]", reason: "expected a string") }
             return s
         }
-        let types = (meta.values["tokenizer.ggml.token_type"]?.asArray ?? []).map { $0.asInt ?? 1 }
+        let types = (meta["tokenizer.ggml.token_type"]?.asArray ?? []).map { $0.asInt ?? 1 }
         /// A special-token id, ignored unless it names a token of this vocabulary.
-        func id(_ key: String) -> Int? { meta.values[key]?.asInt.flatMap { $0 >= 0 && $0 < tokens.count ? $0 : nil } }
+        func id(_ key: String) -> Int? { meta[key]?.asInt.flatMap { $0 >= 0 && $0 < tokens.count ? $0 : nil } }
         var special = SpecialTokens()
         special.bosID = id("tokenizer.ggml.bos_token_id")
         special.eosID = id("tokenizer.ggml.eos_token_id")
@@ -136,24 +36,24 @@ extension Tokenizer {
         special.eos = name(special.eosID)
         special.unk = name(special.unkID)
         special.pad = name(special.padID)
-        special.chatTemplate = meta.values["tokenizer.chat_template"]?.asString
+        special.chatTemplate = meta["tokenizer.chat_template"]?.asString
 
         switch model {
         case "llama":
-            guard let scoreValues = meta.values["tokenizer.ggml.scores"]?.asArray, scoreValues.count == tokens.count else {
+            guard let scoreValues = meta["tokenizer.ggml.scores"]?.asArray, scoreValues.count == tokens.count else {
                 throw TokenizerError.invalidValue(file: path, key: "tokenizer.ggml.scores", reason: "expected one float per token")
             }
             let scores = scoreValues.map { Float($0.asDouble ?? 0) }
             var specialIDs = Set<Int32>()
             for (i, t) in types.enumerated() where t == 3 { specialIDs.insert(Int32(i)) }
-            let addBOS = meta.values["tokenizer.ggml.add_bos_token"]?.asBool ?? true
+            let addBOS = meta["tokenizer.ggml.add_bos_token"]?.asBool ?? true
             let vocabulary = ScoredVocabulary(
                 pieces: tokens, scores: scores, bos: addBOS ? special.bosID.map(Int32.init) : nil,
                 eos: special.eosID.map(Int32.init), space: "\u{2581}",
-                addSpacePrefix: meta.values["tokenizer.ggml.add_space_prefix"]?.asBool ?? true, specialIDs: specialIDs)
+                addSpacePrefix: meta["tokenizer.ggml.add_space_prefix"]?.asBool ?? true, specialIDs: specialIDs)
             self.init(engine: .scored(vocabulary), source: path, specialTokens: special)
         case "gpt2":
-            guard let mergeValues = meta.values["tokenizer.ggml.merges"]?.asArray else {
+            guard let mergeValues = meta["tokenizer.ggml.merges"]?.asArray else {
                 throw TokenizerError.missingKey(file: path, key: "tokenizer.ggml.merges")
             }
             var merges: [(String, String)] = []
@@ -165,7 +65,7 @@ extension Tokenizer {
                 }
                 merges.append((String(parts[0]), String(parts[1])))
             }
-            let pre = meta.values["tokenizer.ggml.pre"]?.asString ?? "gpt-2"
+            let pre = meta["tokenizer.ggml.pre"]?.asString ?? "gpt-2"
             let preTokenizer: PreTokenizer
             var ignoreMerges = false
             switch pre {
@@ -198,7 +98,7 @@ extension Tokenizer {
             var byID: [Int: AddedToken] = [:]
             var byContent: [String: AddedToken] = [:]
             for a in added { byID[a.id] = a; byContent[a.content] = a }
-            let addBOS = meta.values["tokenizer.ggml.add_bos_token"]?.asBool ?? false
+            let addBOS = meta["tokenizer.ggml.add_bos_token"]?.asBool ?? false
             let post: PostProcessor = addBOS && special.bosID != nil
                 ? .template(single: [.special([Int32(special.bosID ?? 0)]), .sequenceA],
                             pair: [.special([Int32(special.bosID ?? 0)]), .sequenceA, .sequenceB])
