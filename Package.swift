@@ -71,5 +71,6 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "ModelFormats", "Models", "Tokenization", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["ModelFormats", "Models", "Layers", "Tensors", "TestSupport"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Models", "Tensors", "Tokenization", "TestSupport"]),
     ]
 )
