@@ -77,18 +77,7 @@ extension HFFolder {
     /// transposed back to `[in, out]`; a tied lm_head is not written (as transformers omits it).
     public static func write(parameters: [String: Tensor], config: ModelConfig, to folder: String,
                              options: HFWriteOptions = HFWriteOptions()) throws {
-        let shapes = config.parameterShapes()
-        var problems: [String] = []
-        for (name, shape) in shapes {
-            guard let t = parameters[name] else { problems.append("missing tensor \(name) \(shape)"); continue }
-            if t.shape != shape { problems.append("tensor \(name) has shape \(t.shape), expected \(shape)") }
-        }
-        let known = Set(shapes.map(\.name))
-        for name in parameters.keys.sorted() where !known.contains(name) { problems.append("unexpected tensor \(name)") }
-        if !problems.isEmpty {
-            throw ModelFormatError(file: folder, "parameters do not match the configuration (\(problems.count) problem(s)):\n  "
-                                   + problems.joined(separator: "\n  "))
-        }
+        try checkParameters(parameters, config: config, folder: folder)
         guard options.maxShardSize > 0 else { throw ModelFormatError(file: folder, "max shard size must be positive, got \(options.maxShardSize)") }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
 
@@ -143,6 +132,7 @@ extension HFFolder {
             }
         }
         try refuseExisting()
+        try checkParameters(parameters, config: config, folder: target)
         let parent = url.deletingLastPathComponent().path
         try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
         let tmp = parent + "/." + url.lastPathComponent + ".tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
@@ -162,6 +152,22 @@ extension HFFolder {
     }
 
     // MARK: - Pieces
+
+    /// One error naming `folder` that lists every missing, unexpected or wrongly shaped parameter.
+    static func checkParameters(_ parameters: [String: Tensor], config: ModelConfig, folder: String) throws(ModelFormatError) {
+        let shapes = config.parameterShapes()
+        var problems: [String] = []
+        for (name, shape) in shapes {
+            guard let t = parameters[name] else { problems.append("missing tensor \(name) \(shape)"); continue }
+            if t.shape != shape { problems.append("tensor \(name) has shape \(t.shape), expected \(shape)") }
+        }
+        let known = Set(shapes.map(\.name))
+        for name in parameters.keys.sorted() where !known.contains(name) { problems.append("unexpected tensor \(name)") }
+        if !problems.isEmpty {
+            throw ModelFormatError(file: folder, "parameters do not match the configuration (\(problems.count) problem(s)):\n  "
+                                   + problems.joined(separator: "\n  "))
+        }
+    }
 
     /// Parameter names in the order of transformers' `state_dict()` (module registration order), which decides where
     /// shards split: Llama/Qwen2 decoder layers register self_attn (q, k, v, o; weight then bias), mlp (gate, up,
