@@ -251,7 +251,7 @@ extension PEFTAdapter {
             case let v?: throw fail(key, "must be true or false, got \(v.serialized())")
             }
         }
-        /// A string, or a list of strings (nil when absent, null or empty).
+        /// A string, or a list of strings (nil when absent or null; an empty exclude list is nil too).
         func modules(_ key: String) throws(ModelFormatError) -> PEFTTargeting.Modules? {
             switch value(key) {
             case nil: return nil
@@ -262,7 +262,8 @@ extension PEFTAdapter {
                     guard case .string(let s) = v else { throw fail(key, "must be a string or a list of strings, got \(v.serialized()) in the list") }
                     out.append(s)
                 }
-                return out.isEmpty ? nil : .list(out)
+                // peft finds no module for an empty target list; only an empty exclude list means "none".
+                return out.isEmpty && key != "target_modules" ? nil : .list(out)
             case let v?: throw fail(key, "must be a string or a list of strings, got \(v.serialized())")
             }
         }

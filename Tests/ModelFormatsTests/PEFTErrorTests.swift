@@ -44,6 +44,7 @@ import Testing
         ("layers_to_transform", "[7]", "not a layer of this model"),
         ("target_modules", "[\"embed_tokens\", \"q_proj\"]", "LoRA on embeddings"),
         ("target_modules", "42", "string or a list of strings"),
+        ("target_modules", "[]", "selects no linear layer"),
     ])
     func unsupportedOrBadKeysAreNamed(_ key: String, _ valueJSON: String, _ reason: String) throws {
         let scratch = try Scratch()
