@@ -110,23 +110,6 @@ public enum HFFolder {
         return out
     }
 
-    /// Writes `model` as an HF folder: config.json, generation_config.json and model.safetensors (F32), each atomically.
-    /// Tokenizer files are not written yet (they come with the Tokenization target).
-    public static func write(_ model: any LanguageModel, to folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let config = model.config
-        var tensors: [String: Tensor] = [:]
-        for (name, t) in model.parameters {
-            tensors[name] = config.family == .gpt2 && ModelConfig.isGPT2Conv1DWeight(name) ? transposeConv1D(t) : t
-        }
-        try SafetensorsWriter.write(tensors, to: folder + "/model.safetensors")
-        try AtomicFile.write(jsonText(HFConfig.json(for: config)), to: folder + "/config.json")
-        var gen: [String: Any] = ["_from_model_config": true]
-        if let b = config.bosTokenID { gen["bos_token_id"] = b }
-        if config.eosTokenIDs.count == 1 { gen["eos_token_id"] = config.eosTokenIDs[0] } else if !config.eosTokenIDs.isEmpty { gen["eos_token_id"] = config.eosTokenIDs }
-        try AtomicFile.write(jsonText(gen), to: folder + "/generation_config.json")
-    }
-
     static func jsonText(_ object: [String: Any]) throws -> String {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self) + "\n"

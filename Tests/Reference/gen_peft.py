@@ -1,0 +1,171 @@
+"""PEFT LoRA adapters on the tiny HF model fixtures, with peft's merged weights and logits.
+
+Each fixture writes Tests/Reference/fixtures/peft/<case>/:
+  adapter/                      peft's own `save_pretrained` output (adapter_config.json, adapter_model.safetensors;
+                                its README.md model-card stub is deleted), made with `get_peft_model(base,
+                                LoraConfig(...))` and lora_A / lora_B overwritten from a seeded generator (peft
+                                initialises B to zero, which would make every check trivially pass). When lm_head is
+                                targeted peft also saves a full copy of it as `lm_head.base_layer.weight`;
+  merged/                       transformers' `save_pretrained` (fp32, HF names and layout: GPT-2 Conv1D weights
+                                stay [in, out]) of the model peft's `merge_and_unload()` returns: config.json and
+                                model.safetensors only;
+  expected_logits.safetensors   "adapter_logits" F32 [2, 7, V]: base + adapter run *unmerged* by peft in fp32 (for
+                                the unmerged inference path), and "merged_logits" F32 [2, 7, V]: the merged folder
+                                reloaded by transformers in fp32;
+  expected.json                 {"input_ids", "base", "r", "lora_alpha", "use_rslora", "lora_dropout",
+                                 "fan_in_fan_out", "scaling" (peft's LoraLayer.scaling per adapted module),
+                                 "targeted_modules" (peft's targeted_module_names), "untied_for_merge", ...}.
+
+The base models are the fixtures of gen_models.py, loaded in fp32 (bf16/f16 files upcast exactly).
+
+Tied lm_head: peft 0.21.2 does wrap a tied lm_head in LoRA (with a warning), and its forward is right, but
+`merge_and_unload()` adds the delta in place to the one Parameter that lm_head shares with embed_tokens, so the
+input embeddings change too and the merged model no longer equals the adapter (the generator asserts this and records
+the size of the damage). The reference merge for that case follows the route peft's own warning prescribes: load the
+base with `tie_word_embeddings=False`, copy the embeddings into lm_head, load the same adapter, merge.
+"""
+import json
+import shutil
+import warnings
+
+import torch
+from safetensors.torch import save_file
+from transformers import AutoModelForCausalLM
+
+from registry import OUT, fixture, write_json
+
+VOCAB = 301
+MODELS = OUT / "models"
+
+
+def _base(name, **kw):
+    model = AutoModelForCausalLM.from_pretrained(MODELS / name, dtype=torch.float32, **kw).eval()
+    # A stable, machine-independent base_model_name_or_path in adapter_config.json.
+    model.name_or_path = f"Tests/Reference/fixtures/models/{name}"
+    return model
+
+
+def _lora_layers(peft_model):
+    from peft.tuners.lora import LoraLayer
+    return [(n, m) for n, m in peft_model.base_model.model.named_modules() if isinstance(m, LoraLayer)]
+
+
+def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2):
+    from peft import LoraConfig, PeftModel, get_peft_model
+    folder = OUT / "peft" / case
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    base = _base(base_name)
+    tied = bool(base.config.tie_word_embeddings)
+    config = LoraConfig(task_type="CAUSAL_LM", **lora_kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pm = get_peft_model(base, config)
+    g = torch.Generator().manual_seed(seed)
+    scaling = {}
+    with torch.no_grad():
+        for name, layer in sorted(_lora_layers(pm)):
+            a, b = layer.lora_A["default"].weight, layer.lora_B["default"].weight
+            a.copy_(scale_a * torch.randn(a.shape, generator=g))
+            b.copy_(scale_b * torch.randn(b.shape, generator=g))
+            scaling[name] = float(layer.scaling["default"])
+    pm.save_pretrained(folder / "adapter")
+    (folder / "adapter" / "README.md").unlink()  # peft's model-card stub; not part of the adapter format
+
+    g = torch.Generator().manual_seed(seed + 1)
+    ids = torch.randint(0, VOCAB, (2, 7), generator=g)
+    pm.eval()
+    with torch.no_grad():
+        adapter_logits = pm(input_ids=ids).logits.float().contiguous()
+
+    extra = {}
+    targets_lm_head = any(n == "lm_head" for n in pm.targeted_module_names)
+    if tied and targets_lm_head:
+        # peft's in-place merge corrupts the shared embeddings: show it, then merge the documented way.
+        embed_before = pm.base_model.model.get_input_embeddings().weight.detach().clone()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            naive = pm.merge_and_unload()
+        change = (naive.get_input_embeddings().weight - embed_before).abs().max().item()
+        with torch.no_grad():
+            naive_gap = (naive(input_ids=ids).logits - adapter_logits).abs().max().item()
+        assert change > 0 and naive_gap > 1e-2, (change, naive_gap)
+        extra["peft_inplace_merge_embedding_change"] = change
+        extra["peft_inplace_merge_logit_gap"] = naive_gap
+        untied = _base(base_name, tie_word_embeddings=False)
+        with torch.no_grad():
+            untied.lm_head.weight.copy_(untied.get_input_embeddings().weight)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm = PeftModel.from_pretrained(untied, folder / "adapter").eval()
+        with torch.no_grad():
+            gap = (pm(input_ids=ids).logits - adapter_logits).abs().max().item()
+        assert gap < 1e-5, gap
+        extra["untied_for_merge"] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        merged = pm.merge_and_unload()
+    merged.save_pretrained(folder / "merged", safe_serialization=True)
+    (folder / "merged" / "generation_config.json").unlink(missing_ok=True)
+    ref = AutoModelForCausalLM.from_pretrained(folder / "merged", dtype=torch.float32).eval()
+    with torch.no_grad():
+        merged_logits = ref(input_ids=ids).logits.float().contiguous()
+    gap = (merged_logits - adapter_logits).abs().max().item()
+    rel = gap / adapter_logits.abs().max().item()
+    assert rel < 1e-5, f"{case}: merged and unmerged logits differ by {gap}"
+    with torch.no_grad():
+        base_gap = (_base(base_name)(input_ids=ids).logits - adapter_logits).abs().max().item()
+    assert base_gap > 1e-1, f"{case}: the adapter barely changes the logits ({base_gap})"
+    save_file({"adapter_logits": adapter_logits, "merged_logits": merged_logits},
+              str(folder / "expected_logits.safetensors"), metadata={"format": "pt"})
+    write_json(f"peft/{case}/expected.json", {
+        "base": base_name, "input_ids": ids.tolist(),
+        "r": config.r, "lora_alpha": config.lora_alpha, "use_rslora": config.use_rslora,
+        "lora_dropout": config.lora_dropout, "fan_in_fan_out": bool(pm.peft_config["default"].fan_in_fan_out),
+        "layers_to_transform": config.layers_to_transform,
+        "targeted_modules": sorted(scaling), "scaling": scaling,
+        "merged_tie_word_embeddings": bool(ref.config.tie_word_embeddings),
+        "merged_vs_adapter_max_abs_logit_gap": gap, "adapter_vs_base_max_abs_logit_gap": base_gap,
+        **extra,
+    })
+    print(f"  {case}: {len(scaling)} adapted modules, merged vs unmerged max |Δ| {gap:.3g}, adapter moves logits by {base_gap:.3g}")
+
+
+@fixture("peft/llama_all_linear")
+def llama_all_linear():
+    """Llama (untied) with LoRA on q/k/v/o and gate/up/down in every layer, r 4, alpha 8."""
+    _make_case("llama_all_linear", "llama_untied",
+               dict(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                                       "down_proj"]), seed=1101)
+
+
+@fixture("peft/llama_layers_rslora")
+def llama_layers_rslora():
+    """Llama (untied), rsLoRA r 3 alpha 8, q/o/down only in layers 0 and 2 (layers_to_transform), dropout 0.05."""
+    _make_case("llama_layers_rslora", "llama_untied",
+               dict(r=3, lora_alpha=8, use_rslora=True, lora_dropout=0.05,
+                    target_modules=["q_proj", "o_proj", "down_proj"], layers_to_transform=[0, 2]), seed=1202)
+
+
+@fixture("peft/llama_tied_lm_head")
+def llama_tied_lm_head():
+    """Llama with tied embeddings (bf16 weights) and LoRA on q_proj, v_proj and the tied lm_head, r 4, alpha 8."""
+    _make_case("llama_tied_lm_head", "llama_tied_bf16",
+               dict(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "lm_head"]), seed=1303)
+
+
+@fixture("peft/qwen2_regex")
+def qwen2_regex():
+    """Qwen2 (f16 weights) with target_modules as a regex string (full match): k/v in layers 1-2, up_proj everywhere."""
+    _make_case("qwen2_regex", "qwen2_f16",
+               dict(r=3, lora_alpha=8, target_modules=r"model\.layers\.[12]\.self_attn\.(k|v)_proj|.*\.mlp\.up_proj"),
+               seed=1404)
+
+
+@fixture("peft/gpt2_conv1d")
+def gpt2_conv1d():
+    """GPT-2 (tied, Conv1D) with LoRA on c_attn, c_proj (attention and MLP) and c_fc, r 4, alpha 8, fan_in_fan_out."""
+    _make_case("gpt2_conv1d", "gpt2_tied",
+               dict(r=4, lora_alpha=8, target_modules=["c_attn", "c_proj", "c_fc"], fan_in_fan_out=True), seed=1505)
