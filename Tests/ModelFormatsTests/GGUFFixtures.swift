@@ -46,16 +46,6 @@ enum GGUFFixture {
     }
 }
 
-/// A scratch folder removed when the value goes away.
-final class Scratch {
-    let path: String
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("whittle-gguf-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-}
 
 func sha256(_ bytes: [UInt8]) -> String { SHA256.hexDigest(bytes) }
 

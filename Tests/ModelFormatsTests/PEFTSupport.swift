@@ -43,10 +43,13 @@ struct PEFTCase {
 final class Scratch {
     let path: String
     init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("whittle-peft-\(UUID().uuidString)").path
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("whittle-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
     deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// A path inside the folder.
+    func file(_ name: String) -> String { path + "/" + name }
 
     /// Copies the files of `folder` into a new subfolder `name`; returns its path.
     func copy(_ folder: String, as name: String) throws -> String {
