@@ -67,7 +67,7 @@ import Tokenization
         let reference = try SafetensorsFile(path: folder + "/expected_logits.safetensors").tensor("logits")
         let model = try makeLanguageModel(config: read, parameters: back)
         let logits = try model.forward(tokens: ids.flatMap { $0 }, batch: ids.count)
-        expectLogitsClose(logits, reference, tolerance: 1e-4, "\(name) round trip")
+        expectRelativeMax(logits, reference, tolerance: 1e-4, "\(name) round trip")
     }
 
     /// Problems are errors naming what is wrong, not crashes or silent output.
@@ -120,19 +120,3 @@ func describeError(_ body: () throws -> Void) -> String {
     return ""
 }
 
-/// max |Δ| ≤ tolerance · max |reference| over all elements; the message names the worst element.
-func expectLogitsClose(_ actual: Tensor, _ expected: Tensor, tolerance: Double, _ what: String,
-                       sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.shape == expected.shape, "\(what): shape \(actual.shape), expected \(expected.shape)", sourceLocation: sourceLocation)
-    guard actual.shape == expected.shape else { return }
-    let a = actual.scalars, e = expected.scalars
-    var maxRef = 0.0, maxErr = 0.0, worst = 0
-    for i in e.indices {
-        maxRef = max(maxRef, abs(Double(e[i])))
-        let d = abs(Double(a[i]) - Double(e[i]))
-        if d > maxErr || d.isNaN { maxErr = d.isNaN ? .infinity : d; worst = i }
-    }
-    #expect(maxErr <= tolerance * maxRef,
-            "\(what): max |Δ| \(maxErr) at flat index \(worst) (got \(a[worst]), expected \(e[worst])) exceeds \(tolerance) × max |ref| \(maxRef)",
-            sourceLocation: sourceLocation)
-}

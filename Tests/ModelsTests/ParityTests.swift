@@ -17,24 +17,6 @@ func modelFolder(_ name: String) throws -> String {
     return path
 }
 
-/// Criterion: max |Δ| over all elements ≤ `tolerance` · max |reference|. Returns the max error for reporting.
-@discardableResult
-func expectRelativeMax(_ actual: Tensor, _ expected: Tensor, tolerance: Double, _ what: String,
-                       sourceLocation: SourceLocation = #_sourceLocation) -> Double {
-    #expect(actual.shape == expected.shape, "\(what): shape \(actual.shape), expected \(expected.shape)", sourceLocation: sourceLocation)
-    guard actual.shape == expected.shape else { return .infinity }
-    let a = actual.scalars, e = expected.scalars
-    var maxRef = 0.0, maxErr = 0.0, worst = 0
-    for i in e.indices {
-        maxRef = max(maxRef, abs(Double(e[i])))
-        let d = abs(Double(a[i]) - Double(e[i]))
-        if d > maxErr || d.isNaN { maxErr = d.isNaN ? .infinity : d; worst = i }
-    }
-    #expect(maxErr <= tolerance * maxRef,
-            "\(what): max |Δ| \(maxErr) at flat index \(worst) (got \(a[worst]), expected \(e[worst])) exceeds \(tolerance) × max |ref| \(maxRef)",
-            sourceLocation: sourceLocation)
-    return maxErr / max(maxRef, .leastNonzeroMagnitude)
-}
 
 @Suite struct ParityTests {
     @Test(arguments: parityFixtures)
