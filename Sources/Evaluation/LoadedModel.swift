@@ -1,24 +1,33 @@
 import Foundation
 import ModelFormats
 import Models
+import Tensors
 import Tokenization
 
-/// A model folder ready to run: the model, its tokenizer, its chat template (if any) and the ids that end a
-/// generation (config.json, generation_config.json and the tokenizer's EOS, as transformers merges them).
-/// A `.gguf` file works too: weights through `GGUFModelReader`, vocabulary, EOS/EOT ids and chat template from its
-/// `tokenizer.*` keys (see Tokenization's limits for GGUF vocabularies).
+/// A model ready to run: the model, its tokenizer, its chat template (if any) and the ids that end a generation
+/// (config.json, generation_config.json and the tokenizer's EOS, as transformers merges them).
+///
+/// The model is a Hugging Face folder or a `.gguf` file (weights through `GGUFModelReader`; vocabulary, EOS/EOT ids
+/// and chat template from its `tokenizer.*` keys, see Tokenization's limits for GGUF vocabularies), optionally with
+/// PEFT adapters run unmerged on top, each with its own weight (`PEFTAdapter.stacked`).
 public struct LoadedModel: Sendable {
+    /// The base model folder or GGUF file.
     public let folder: String
     public let model: any LanguageModel
     public let tokenizer: Tokenizer
     public let chat: ChatTemplateConfig?
     public let eosTokenIDs: [Int]
+    /// The adapters applied (empty: the base model).
+    public let adapters: [AdapterChoice]
+    /// The base weights, shared (copy-on-write) with `model`, so other adapters can be applied without re-reading.
+    public let baseParameters: [String: Tensor]
 
-    public init(folder: String) throws {
+    public init(folder: String, adapters: [AdapterChoice] = []) throws {
         self.folder = folder
         var isDirectory: ObjCBool = false
+        let config: ModelConfig
         if folder.lowercased().hasSuffix(".gguf"), FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), !isDirectory.boolValue {
-            model = try GGUFModelReader.load(path: folder)
+            (config, baseParameters) = try GGUFModelReader.read(path: folder)
             tokenizer = try Tokenizer(gguf: folder)
             let special = tokenizer.specialTokens
             if let template = special.chatTemplate {
@@ -31,23 +40,39 @@ public struct LoadedModel: Sendable {
                 chat = nil
             }
             var seen = Set<Int>()
-            eosTokenIDs = (model.config.eosTokenIDs + (special.eosID.map { [$0] } ?? [])).filter { seen.insert($0).inserted }
-            return
-        }
-        model = try HFFolder.load(folder)
-        tokenizer = try Tokenizer.load(path: folder)
-        chat = try ChatTemplateConfig.loadIfPresent(folder: URL(fileURLWithPath: folder))
-        var eos = model.config.eosTokenIDs
-        if let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent("generation_config.json")),
-           let gen = try? JSONParser.parse(String(decoding: data, as: UTF8.self)) {
-            switch gen["eos_token_id"] {
-            case .integer(let i)?: eos.append(i)
-            case .array(let a)?: eos += a.compactMap { if case .integer(let i) = $0 { i } else { nil } }
-            default: break
+            eosTokenIDs = (config.eosTokenIDs + (special.eosID.map { [$0] } ?? [])).filter { seen.insert($0).inserted }
+        } else {
+            config = try HFConfig.read(path: folder + "/config.json")
+            baseParameters = try HFFolder.readParameters(folder: folder, config: config)
+            tokenizer = try Tokenizer.load(path: folder)
+            chat = try ChatTemplateConfig.loadIfPresent(folder: URL(fileURLWithPath: folder))
+            var eos = config.eosTokenIDs
+            if let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent("generation_config.json")),
+               let gen = try? JSONParser.parse(String(decoding: data, as: UTF8.self)) {
+                switch gen["eos_token_id"] {
+                case .integer(let i)?: eos.append(i)
+                case .array(let a)?: eos += a.compactMap { if case .integer(let i) = $0 { i } else { nil } }
+                default: break
+                }
             }
+            if let t = tokenizer.specialTokens.eosID { eos.append(t) }
+            var seen = Set<Int>()
+            eosTokenIDs = eos.filter { seen.insert($0).inserted }
         }
-        if let t = tokenizer.specialTokens.eosID { eos.append(t) }
-        var seen = Set<Int>()
-        eosTokenIDs = eos.filter { seen.insert($0).inserted }
+        self.adapters = adapters
+        model = try PEFTAdapter.applying(adapters, config: config, parameters: baseParameters, modelPath: folder)
     }
+
+    private init(_ other: LoadedModel, adapters: [AdapterChoice]) throws {
+        folder = other.folder
+        tokenizer = other.tokenizer
+        chat = other.chat
+        eosTokenIDs = other.eosTokenIDs
+        baseParameters = other.baseParameters
+        self.adapters = adapters
+        model = try PEFTAdapter.applying(adapters, config: other.model.config, parameters: other.baseParameters, modelPath: other.folder)
+    }
+
+    /// The same base (weights shared, not re-read) with other adapters on top; `[]` is the base model itself.
+    public func with(adapters: [AdapterChoice]) throws -> LoadedModel { try LoadedModel(self, adapters: adapters) }
 }

@@ -110,24 +110,65 @@ extension LoRAMerge {
     /// new HF folder `out` in one atomic step (weights in `dtype`, sharded past `maxShardSize`, config.json from the
     /// base with `dtype` and `tie_word_embeddings` updated, generation and tokenizer files copied, and
     /// `merge_receipt.json`). `out` must not exist or be empty. Returns the receipt, including how much of each
-    /// change survives rounding to `dtype`.
+    /// change survives rounding to `dtype` and the probe of the merged model as written against base + adapter.
     @discardableResult
     public static func mergeFolder(model: String, adapter: String, out: String, dtype: SafetensorsWriter.DType = .F32,
                                    maxShardSize: Int = HFWriteOptions.defaultMaxShardSize) throws -> MergeReceipt {
+        try mergeFolder(model: model, adapters: [AdapterChoice(path: adapter)], out: out, dtype: dtype, maxShardSize: maxShardSize)
+    }
+
+    /// As above for one or more adapters with weights (`PEFTAdapter.stacked`: their weighted sum is merged).
+    @discardableResult
+    public static func mergeFolder(model: String, adapters: [AdapterChoice], out: String, dtype: SafetensorsWriter.DType = .F32,
+                                   maxShardSize: Int = HFWriteOptions.defaultMaxShardSize) throws -> MergeReceipt {
         let config = try HFConfig.read(path: model + "/config.json")
         let parameters = try HFFolder.readParameters(folder: model, config: config)
-        let peft = try PEFTAdapter.read(from: adapter, config: config)
-        var result: Result
-        do { result = try merged(parameters: parameters, config: config, adapter: peft) } catch {
-            throw ModelFormatError(file: adapter, error.message)
-        }
-        result.receipt.recordOutput(dtype: dtype, base: parameters, merged: result.parameters)
-        result.receipt.baseModel = model
-        result.receipt.adapter = adapter
+        let result = try mergedWithProbe(parameters: parameters, config: config, adapters: adapters, dtype: dtype, modelPath: model)
+        var receipt = result.receipt
+        receipt.baseModel = model
         try HFFolder.writeNewFolder(parameters: result.parameters, config: result.config, to: out,
                                     options: HFWriteOptions(dtype: dtype, maxShardSize: maxShardSize, baseFolder: model,
-                                                            extraFiles: [MergeReceipt.fileName: result.receipt.json()]))
-        return result.receipt
+                                                            extraFiles: [MergeReceipt.fileName: receipt.json()]))
+        return receipt
+    }
+
+    /// Reads the adapters, merges their (weighted) sum into `parameters` in fp32, records what rounding to `dtype`
+    /// keeps, and probes the merged model as it will be written against base + adapters run unmerged.
+    public static func mergedWithProbe(parameters: [String: Tensor], config: ModelConfig, adapters: [AdapterChoice],
+                                       dtype: SafetensorsWriter.DType, modelPath: String) throws -> Result {
+        guard !adapters.isEmpty else { throw ModelFormatError(file: modelPath, "no adapter to merge") }
+        var read: [(adapter: PEFTAdapter, weight: Double)] = []
+        for c in adapters { read.append((try PEFTAdapter.read(from: c.path, config: config), c.weight)) }
+        let names = adapters.map(\.path).joined(separator: ", ")
+        var result: Result
+        let spec: LoRASpec, tensors: [String: Tensor]
+        do {
+            (spec, tensors) = try PEFTAdapter.stacked(read, config: config)
+            var peft = PEFTAdapter(spec: spec, tensors: tensors)
+            if read.count == 1 { peft = read[0].adapter; peft.spec.alpha = spec.alpha }
+            result = try merged(parameters: parameters, config: config, adapter: peft)
+        } catch { throw ModelFormatError(file: names, error.message) }
+        result.receipt.recordOutput(dtype: dtype, base: parameters, merged: result.parameters)
+        result.receipt.adapter = names
+        // The probe: merged weights rounded as the file will hold them, against the unmerged stack.
+        var written = result.parameters
+        if dtype != .F32 {
+            for (k, t) in written {
+                var r = t
+                r.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = dtype.rounded(p[i]) } }
+                written[k] = r
+            }
+        }
+        do {
+            var inference = spec
+            inference.dropout = 0
+            let unmerged = try makeLanguageModel(config: config, parameters: parameters.merging(tensors) { a, _ in a }, lora: inference)
+            let mergedModel = try makeLanguageModel(config: result.config, parameters: written)
+            let tokenizerFolder = FileManager.default.fileExists(atPath: modelPath + "/tokenizer.json") ? modelPath : nil
+            result.receipt.probe = try MergeProbe.compare(unmerged: unmerged, merged: mergedModel,
+                                                          sequences: MergeProbe.sequences(config: config, tokenizerFolder: tokenizerFolder))
+        } catch { throw ModelFormatError(file: names, "probe: \(error)") }
+        return result
     }
 }
 
@@ -156,9 +197,7 @@ public struct MergeReceipt: Sendable {
         public var writtenDeltaError: Double? = nil
     }
 
-    /// Extension point, not filled yet: merged model vs base + adapter run *unmerged* on probe sequences. Computing it
-    /// needs Whittle to run adapters unmerged, which lands separately; until then `probe` stays nil and the receipt
-    /// says the check was not run.
+    /// The merged model as written against base + adapter run *unmerged* on probe sequences (`MergeProbe`).
     public struct ProbeComparison: Sendable, Equatable {
         public var sequences: Int
         public var tokens: Int
@@ -239,7 +278,7 @@ public struct MergeReceipt: Sendable {
             }
         }
         lines.append(probe.map { "probe: \($0.sequences) sequences, mean KL \(fmt($0.meanKL)), max KL \(fmt($0.maxKL)), perplexity merged \(fmt($0.perplexityMerged)) vs unmerged \(fmt($0.perplexityUnmerged))" }
-                     ?? "probe (KL / perplexity of merged vs base + adapter): not run — needs unmerged adapter inference")
+                     ?? "probe (KL / perplexity of merged vs base + adapter): not run")
         return lines.joined(separator: "\n")
     }
 
@@ -268,7 +307,7 @@ public struct MergeReceipt: Sendable {
                                           ("perplexity_merged", d(p.perplexityMerged)), ("perplexity_unmerged", d(p.perplexityUnmerged))])))
         } else {
             top.append(("probe", .null))
-            top.append(("probe_note", .string("KL / perplexity of merged vs base + adapter not run: needs unmerged adapter inference")))
+            top.append(("probe_note", .string("KL / perplexity of merged vs base + adapter not run")))
         }
         return JSONValue.object(top).serialized(indent: 2) + "\n"
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluation
 import Foundation
+import ModelFormats
 import Models
 
 struct Generate: ParsableCommand {
@@ -9,7 +10,9 @@ struct Generate: ParsableCommand {
         discussion: "Greedy by default (--temperature 0). Stops at the model's EOS ids, a --stop string, or --max-tokens."
     )
 
-    @Option(help: "Hugging Face model folder.") var model: String
+    @Option(help: "Hugging Face model folder or .gguf file.") var model: String
+    @Option(name: .customLong("adapter"), help: "A PEFT adapter folder to apply unmerged, DIR or DIR:WEIGHT (repeatable; adapters add up).")
+    var adapters: [String] = []
     @Option(help: "The prompt text.") var prompt: String
     @Flag(help: "Render the prompt with the model's chat template (as a user turn, with the generation prompt).") var chat = false
     @Option(help: "A system message (with --chat).") var system: String?
@@ -24,7 +27,7 @@ struct Generate: ParsableCommand {
     @Flag(help: "Print JSON: prompt ids, generated ids, text, stop reason.") var json = false
 
     func run() throws {
-        let m = try LoadedModel(folder: model)
+        let m = try LoadedModel(folder: model, adapters: adapters.map { try AdapterChoice(parsing: $0) })
         let options = GenerationOptions(maxNewTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
                                         repetitionPenalty: repetitionPenalty, seed: seed)
         let result = try TextGeneration.run(m, prompt: prompt, chat: chat, system: system, options: options, stopStrings: stops) { piece in
@@ -40,38 +43,16 @@ struct Generate: ParsableCommand {
     }
 }
 
-struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Score a model on {\"text\": …} records: token-weighted next-token loss and perplexity.",
-        discussion: "Each record is tokenized alone with the tokenizer's special-token policy and scored as one sequence."
-    )
-
-    @Option(help: "Hugging Face model folder.") var model: String
-    @Option(help: "JSONL (or JSON array) of {\"text\": …} records.") var data: String
-    @Flag(help: "Print JSON.") var json = false
-
-    func run() throws {
-        let m = try LoadedModel(folder: model)
-        let records = try RecordTexts.read(data)
-        let result = try Scoring.score(m, texts: records)
-        if json {
-            struct Out: Encodable { var model: String; var data: String; var meanLoss: Double; var perplexity: Double; var tokens: Int; var texts: Int }
-            print(try JSONOutput.encode(Out(model: model, data: data, meanLoss: result.meanLoss, perplexity: result.perplexity,
-                                            tokens: result.tokens, texts: result.texts)))
-        } else {
-            print(String(format: "%@: loss %.6f · perplexity %.4f · %d tokens in %d texts", data, result.meanLoss, result.perplexity,
-                         result.tokens, result.texts))
-        }
-    }
-}
-
 struct Chat: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An interactive multi-turn chat in the terminal, with the model's chat template.",
         discussion: "Type a message and press return; an empty line or end of input (Ctrl-D) ends the chat; /reset starts over."
     )
 
-    @Option(help: "Hugging Face model folder (with a chat template in tokenizer_config.json).") var model: String
+    @Option(help: "Hugging Face model folder or .gguf file (with a chat template).") var model: String
+    @Option(name: .customLong("adapter"), help: "A PEFT adapter folder to apply unmerged, DIR or DIR:WEIGHT (repeatable; adapters add up).")
+    var adapters: [String] = []
+
     @Option(help: "A system message.") var system: String?
     @Option(help: "New tokens at most per reply.") var maxTokens = 256
     @Option(help: "0 = greedy.") var temperature = 0.7
@@ -79,7 +60,7 @@ struct Chat: ParsableCommand {
     @Option(help: "Sampling seed.") var seed: UInt64 = 0
 
     func run() throws {
-        let m = try LoadedModel(folder: model)
+        let m = try LoadedModel(folder: model, adapters: adapters.map { try AdapterChoice(parsing: $0) })
         guard m.chat != nil else { throw ValidationError("\(model) has no chat template; use whittle generate") }
         var messages: [(role: String, content: String)] = system.map { [("system", $0)] } ?? []
         var turn: UInt64 = 0

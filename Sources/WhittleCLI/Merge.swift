@@ -19,7 +19,8 @@ struct Merge: ParsableCommand {
     }
 
     @Option(help: "The base model: a Hugging Face folder (config.json + safetensors).") var model: String
-    @Option(help: "The adapter: a PEFT folder (adapter_config.json + adapter_model.safetensors).") var adapter: String
+    @Option(name: .customLong("adapter"), help: "A PEFT adapter folder (adapter_config.json + adapter_model.safetensors), DIR or DIR:WEIGHT; repeat to merge the weighted sum of several.")
+    var adapters: [String]
     @Option(help: "The folder to write (must not exist, or be empty).") var out: String
     @Option(help: "Weight type of the written folder: f32, bf16 or f16 (the merge itself is always f32).") var dtype: DType = .f32
     @Option(help: "Largest weight file before sharding, e.g. 2GB, 500MB, 123456 (bytes).") var maxShardSize = "2GB"
@@ -31,7 +32,7 @@ struct Merge: ParsableCommand {
     }
 
     func run() throws {
-        let receipt = try LoRAMerge.mergeFolder(model: model, adapter: adapter, out: out, dtype: dtype.writer,
+        let receipt = try LoRAMerge.mergeFolder(model: model, adapters: adapters.map { try AdapterChoice(parsing: $0) }, out: out, dtype: dtype.writer,
                                                 maxShardSize: Self.bytes(maxShardSize)!)
         print(receipt.summary)
         print("wrote \(out) (receipt: \(out)/\(MergeReceipt.fileName))")

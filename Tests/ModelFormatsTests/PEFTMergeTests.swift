@@ -50,7 +50,13 @@ import Testing
         // The receipt is in the folder and matches the returned one.
         let saved = try jsonObject(out + "/" + MergeReceipt.fileName)
         #expect((saved["tensors"] as? [[String: Any]])?.count == receipt.entries.count)
-        #expect(saved["probe"] is NSNull && (saved["probe_note"] as? String)?.contains("not run") == true)
+        // The probe ran (the merged f32 model against base + adapter unmerged) and found them equal to rounding.
+        let probe = try #require(saved["probe"] as? [String: Any])
+        let meanKL = try #require(probe["mean_kl"] as? Double), maxKL = try #require(probe["max_kl"] as? Double)
+        #expect(probe["sequences"] as? Int == 4 && maxKL < 1e-6, "\(name): probe \(probe)")
+        #expect(abs(meanKL - (receipt.probe?.meanKL ?? .nan)) <= 1e-12 * max(meanKL, 1e-300) + 1e-300)
+        let pm = try #require(probe["perplexity_merged"] as? Double), pu = try #require(probe["perplexity_unmerged"] as? Double)
+        #expect(abs(pm - pu) <= 1e-5 * pu, "\(name): perplexity merged \(pm) vs unmerged \(pu)")
         #expect(saved["untied_lm_head"] as? Bool == receipt.untiedLMHead)
     }
 
@@ -80,7 +86,7 @@ import Testing
         }
         #expect(receipt.unchangedTensors == c.baseParameters.count - receipt.entries.filter { $0.name == $0.base }.count)
         #expect(receipt.summary.contains("merged \(receipt.entries.count) LoRA deltas"))
-        #expect(receipt.summary.contains("not run"))
+        #expect(receipt.summary.contains("probe (KL / perplexity of merged vs base + adapter): not run"))
     }
 
     /// Tied lm_head: the embeddings keep their base values and lm_head becomes embeddings + delta (peft's in-place

@@ -1,0 +1,120 @@
+import Foundation
+import Models
+import Tensors
+
+/// An adapter to run on top of a base model, with a weight that multiplies its own PEFT scale: what
+/// `--adapter DIR` or `--adapter DIR:WEIGHT` names on the command line (llama.cpp's `--lora` / `--lora-scaled`).
+public struct AdapterChoice: Sendable, Equatable {
+    /// A PEFT adapter folder (adapter_config.json + adapter_model.safetensors).
+    public var path: String
+    /// 1 applies the adapter as trained; 0.5 half of its change; 0 none.
+    public var weight: Double
+
+    public init(path: String, weight: Double = 1) {
+        self.path = path
+        self.weight = weight
+    }
+
+    /// `DIR` or `DIR:WEIGHT`. A path that exists as given is taken whole, so folders with a colon in their name work.
+    public init(parsing text: String) throws(ModelFormatError) {
+        if FileManager.default.fileExists(atPath: text) {
+            self.init(path: text)
+            return
+        }
+        if let colon = text.lastIndex(of: ":"), let w = Double(text[text.index(after: colon)...]) {
+            guard w.isFinite else { throw ModelFormatError(file: text, "the adapter weight must be a finite number") }
+            let path = String(text[..<colon])
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ModelFormatError(file: path, "no such adapter folder (from --adapter '\(text)')")
+            }
+            self.init(path: path, weight: w)
+            return
+        }
+        throw ModelFormatError(file: text, "no such adapter folder (write DIR or DIR:WEIGHT, e.g. \(text):0.5)")
+    }
+}
+
+extension PEFTAdapter {
+    /// Several adapters, each with a weight, as one LoRA that the model runs unmerged:
+    /// Σᵢ wᵢ·sᵢ·Bᵢ·Aᵢ·x = [w₁s₁B₁ | w₂s₂B₂ | …] · [A₁; A₂; …] · x, so the stack has rank Σ rᵢ, scale 1, the Aᵢ
+    /// stacked as rows and the scaled Bᵢ side by side; a module that an adapter does not target gets zero blocks.
+    /// One adapter keeps its own rank and alpha (alpha × weight), so weight 1 runs exactly as PEFT does. Dropout is
+    /// off (inference). Every adapter must fit `config`; problems name the adapter folder.
+    public static func stacked(_ adapters: [(adapter: PEFTAdapter, weight: Double)], config: ModelConfig) throws(ModelError)
+        -> (spec: LoRASpec, tensors: [String: Tensor])
+    {
+        precondition(!adapters.isEmpty, "stacked needs at least one adapter")
+        for (a, _) in adapters {
+            let problems = a.problems(config: config)
+            if !problems.isEmpty { throw ModelError("adapter does not fit the model:\n  " + problems.joined(separator: "\n  ")) }
+        }
+        if adapters.count == 1 {
+            var spec = adapters[0].adapter.spec
+            spec.alpha *= adapters[0].weight
+            spec.dropout = 0
+            return (spec, adapters[0].adapter.tensors)
+        }
+        // The union of adapted modules, in the model's parameter order.
+        var modules: [(module: String, outFeatures: Int, inFeatures: Int)] = []
+        var seen = Set<String>()
+        for t in adapters.flatMap({ $0.adapter.spec.targets(in: config) }) where seen.insert(t.module).inserted { modules.append(t) }
+        let order = Dictionary(uniqueKeysWithValues: config.parameterShapes().enumerated().map { ($0.element.name, $0.offset) })
+        modules.sort { (order[$0.module + ".weight"] ?? Int.max) < (order[$1.module + ".weight"] ?? Int.max) }
+
+        let rank = adapters.reduce(0) { $0 + $1.adapter.spec.rank }
+        var tensors: [String: Tensor] = [:]
+        for m in modules {
+            var a = Tensor(zeros: [rank, m.inFeatures])
+            var b = Tensor(zeros: [m.outFeatures, rank])
+            var offset = 0
+            for (adapter, weight) in adapters {
+                let r = adapter.spec.rank
+                defer { offset += r }
+                guard adapter.spec.adapts(module: m.module),
+                      let ai = adapter.tensors[m.module + ".lora_A.weight"], let bi = adapter.tensors[m.module + ".lora_B.weight"] else { continue }
+                let s = Float(adapter.spec.scale * weight)
+                a.withUnsafeMutableBufferPointer { dst in
+                    ai.withUnsafeBufferPointer { src in
+                        for j in 0..<(r * m.inFeatures) { dst[offset * m.inFeatures + j] = src[j] }
+                    }
+                }
+                b.withUnsafeMutableBufferPointer { dst in
+                    bi.withUnsafeBufferPointer { src in
+                        for row in 0..<m.outFeatures {
+                            for k in 0..<r { dst[row * rank + offset + k] = s * src[row * r + k] }
+                        }
+                    }
+                }
+            }
+            tensors[m.module + ".lora_A.weight"] = a
+            tensors[m.module + ".lora_B.weight"] = b
+        }
+        let spec = LoRASpec(rank: rank, alpha: Double(rank), targetModules: modules.map(\.module))
+        return (spec, tensors)
+    }
+
+    /// Base parameters plus the adapters named by `choices`, read from their folders, as one unmerged model.
+    public static func applying(_ choices: [AdapterChoice], config: ModelConfig, parameters: [String: Tensor],
+                                modelPath: String) throws -> any TrainableModel {
+        guard !choices.isEmpty else {
+            do { return try makeLanguageModel(config: config, parameters: parameters) } catch {
+                throw ModelFormatError(file: modelPath, error.message)
+            }
+        }
+        var read: [(adapter: PEFTAdapter, weight: Double)] = []
+        for c in choices {
+            let a = try PEFTAdapter.read(from: c.path, config: config)
+            let problems = a.problems(config: config)
+            if !problems.isEmpty {
+                throw ModelFormatError(file: c.path, "does not fit the model \(modelPath):\n  " + problems.joined(separator: "\n  "))
+            }
+            read.append((a, c.weight))
+        }
+        do {
+            let (spec, tensors) = try stacked(read, config: config)
+            return try makeLanguageModel(config: config, parameters: parameters.merging(tensors) { a, _ in a }, lora: spec)
+        } catch {
+            throw ModelFormatError(file: choices.map(\.path).joined(separator: ", "), error.message)
+        }
+    }
+}
