@@ -46,8 +46,8 @@ public enum MetricError: Error, CustomStringConvertible, Equatable, Sendable {
     case missingPattern
     /// A pattern given to a metric other than `regex`.
     case unexpectedPattern(metric: String, pattern: String)
-    /// The pattern does not compile; `reason` is the regex engine's message.
-    case badPattern(String, reason: String)
+    /// The pattern does not compile (Foundation reports no more than that: no position, no ICU reason).
+    case badPattern(String)
     /// `score` was asked for multiple choice, which the caller scores from option likelihoods.
     case notTextMetric(String)
     /// A `numeric` reference with no number in it.
@@ -63,8 +63,9 @@ public enum MetricError: Error, CustomStringConvertible, Equatable, Sendable {
             return "metric 'regex' needs a pattern: regex=PATTERN, e.g. regex=^SELECT .*$"
         case .unexpectedPattern(let metric, let pattern):
             return "metric '\(metric)' takes no pattern, got '\(metric)=\(pattern)' (only regex=PATTERN has one)"
-        case .badPattern(let pattern, let reason):
-            return "regex pattern '\(pattern)' does not compile: \(reason)"
+        case .badPattern(let pattern):
+            return "regex pattern '\(pattern)' does not compile as an ICU regular expression (NSRegularExpression); "
+                + "check its brackets, parentheses, repetitions and escapes"
         case .notTextMetric(let name):
             return "metric '\(name)' is scored from option log-likelihoods (MultipleChoice.pick), not from generated text"
         case .referenceWithoutNumber(let reference):
@@ -120,8 +121,10 @@ public struct MetricSpec: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        do { try self.init(parsing: text) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description,
+        do {
+            self = try MetricSpec(parsing: text)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)",
                                                     underlyingError: error))
         }
     }
@@ -137,7 +140,7 @@ public struct MetricSpec: Codable, Sendable, Equatable {
     public func score(prediction: String, reference: String) throws(MetricError) -> Double {
         switch metric {
         case .exactMatch:
-            return TextNormalization.squad(prediction) == TextNormalization.squad(reference) ? 1 : 0
+            return TextNormalization.scalarTokens(prediction) == TextNormalization.scalarTokens(reference) ? 1 : 0
         case .numeric:
             guard let expected = NumberExtraction.answer(in: reference) else { throw .referenceWithoutNumber(reference) }
             return NumberExtraction.answer(in: prediction) == expected ? 1 : 0
@@ -147,13 +150,14 @@ public struct MetricSpec: Codable, Sendable, Equatable {
             let range = NSRange(location: 0, length: (prediction as NSString).length)
             return re.firstMatch(in: prediction, range: range) != nil ? 1 : 0
         case .contains:
-            return Self.containsWords(TextNormalization.tokens(prediction), TextNormalization.tokens(reference)) ? 1 : 0
+            return Self.containsWords(TextNormalization.scalarTokens(prediction), TextNormalization.scalarTokens(reference)) ? 1 : 0
         case .multipleChoice:
             throw .notTextMetric(metric.rawValue)
         case .jsonValid:
             return StrictJSON.isValid(TextNormalization.pythonStrip(prediction)) ? 1 : 0
         case .tokenF1:
-            return Self.tokenF1(prediction: TextNormalization.tokens(prediction), reference: TextNormalization.tokens(reference))
+            return Self.tokenF1(prediction: TextNormalization.scalarTokens(prediction),
+                                reference: TextNormalization.scalarTokens(reference))
         case .rougeL:
             return RougeL.fMeasure(prediction: prediction, reference: reference)
         }
@@ -163,8 +167,8 @@ public struct MetricSpec: Codable, Sendable, Equatable {
 
     /// SQuAD v1.1 `f1_score`: multiset overlap of tokens; 0 when nothing is shared (so also when both are empty, as
     /// the v1.1 script has it; SQuAD v2's script would give 1 there).
-    static func tokenF1(prediction: [String], reference: [String]) -> Double {
-        var counts: [String: Int] = [:]
+    static func tokenF1(prediction: [[Unicode.Scalar]], reference: [[Unicode.Scalar]]) -> Double {
+        var counts: [[Unicode.Scalar]: Int] = [:]
         for t in reference { counts[t, default: 0] += 1 }
         var same = 0
         for t in prediction where counts[t, default: 0] > 0 {
@@ -179,7 +183,7 @@ public struct MetricSpec: Codable, Sendable, Equatable {
 
     /// Whether `needle` occurs as a contiguous run of whole tokens in `haystack` (an empty needle always does), so
     /// the reference "4" is not found in "42" and "new york" is found in "i love new york city".
-    static func containsWords(_ haystack: [String], _ needle: [String]) -> Bool {
+    static func containsWords(_ haystack: [[Unicode.Scalar]], _ needle: [[Unicode.Scalar]]) -> Bool {
         guard !needle.isEmpty else { return true }
         guard needle.count <= haystack.count else { return false }
         for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {
@@ -189,17 +193,17 @@ public struct MetricSpec: Codable, Sendable, Equatable {
     }
 
     static func compile(_ pattern: String) throws(MetricError) -> NSRegularExpression {
-        do { return try NSRegularExpression(pattern: pattern) } catch {
-            throw .badPattern(pattern, reason: (error as NSError).localizedDescription)
-        }
+        do { return try NSRegularExpression(pattern: pattern) } catch { throw .badPattern(pattern) }
     }
 
-    /// The metric name within a small edit distance of `name` (case-insensitive, "-" read as "_"), if any.
+    /// The metric name within a small edit distance of `name` (case-insensitive, "-" and " " read as "_"), else the
+    /// one metric with `name` as a whole "_"-separated part ("f1" → token_f1, "json" → json_valid), if any.
     static func closestName(to name: String) -> String? {
         let probe = name.lowercased().replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: " ", with: "_")
         let scored = TaskMetric.allCases.map { ($0.rawValue, editDistance(Array(probe), Array($0.rawValue))) }
-        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, best.0.count / 3) else { return nil }
-        return best.0
+        if let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, best.0.count / 3) { return best.0 }
+        let parts = TaskMetric.allCases.map(\.rawValue).filter { $0.split(separator: "_").contains(Substring(probe)) }
+        return parts.count == 1 ? parts[0] : nil
     }
 
     static func editDistance(_ a: [Character], _ b: [Character]) -> Int {

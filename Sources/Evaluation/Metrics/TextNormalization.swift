@@ -8,7 +8,8 @@
 /// 4. collapse whitespace (`" ".join(s.split())`, Python's `str.isspace` set, which includes U+001C…U+001F).
 ///
 /// Everything works on Unicode scalars (Python's code points), never on grapheme clusters, so a combining accent
-/// after "a" separates words exactly as it does in Python. Unicode tables are Swift's, not Python's (14.0 in the
+/// after "a" separates words exactly as it does in Python, and texts compare code point by code point (a
+/// precomposed "é" differs from "e" + U+0301, as in Python; no Unicode normalisation is applied). Unicode tables are Swift's, not Python's (14.0 in the
 /// pinned Python 3.11); characters added after Unicode 14 may normalise differently.
 public enum TextNormalization {
     /// The normalised answer text (see the type's documentation).
@@ -18,6 +19,16 @@ public enum TextNormalization {
 
     /// The normalised answer split on spaces: SQuAD's `normalize_answer(s).split()`, the tokens of token F1.
     public static func tokens(_ s: String) -> [String] {
+        scalarTokens(s).map { word in
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: word)
+            return String(view)
+        }
+    }
+
+    /// `tokens(s)` as scalar arrays. The metrics compare these, code point by code point as Python compares `str`:
+    /// Swift's `String ==` would call "é" and "e\u{301}" equal (canonical equivalence), the SQuAD script does not.
+    static func scalarTokens(_ s: String) -> [[Unicode.Scalar]] {
         let lowered = pythonLowercased(Array(s.unicodeScalars))
         let kept = lowered.filter { !isASCIIPunctuation($0) }
         // Articles first (they are whole runs of word characters), then whitespace splitting. Replacing an article
@@ -79,16 +90,16 @@ public enum TextNormalization {
     }
 
     /// Python's `str.split()` with no separator: runs of non-space scalars.
-    static func pythonSplit(_ s: [Unicode.Scalar]) -> [String] {
-        var words: [String] = [], current = String.UnicodeScalarView()
+    static func pythonSplit(_ s: [Unicode.Scalar]) -> [[Unicode.Scalar]] {
+        var words: [[Unicode.Scalar]] = [], current: [Unicode.Scalar] = []
         for c in s {
             if isPythonSpace(c) {
-                if !current.isEmpty { words.append(String(current)); current = String.UnicodeScalarView() }
+                if !current.isEmpty { words.append(current); current = [] }
             } else {
                 current.append(c)
             }
         }
-        if !current.isEmpty { words.append(String(current)) }
+        if !current.isEmpty { words.append(current) }
         return words
     }
 

@@ -17,13 +17,14 @@ import Foundation
 ///
 /// Rounding: one precision per sentence, from the largest magnitude m among the difference and the interval's ends.
 /// Points: whole numbers when m ≥ 10, one decimal when 1 ≤ m < 10, two below 1 (whole numbers when everything is 0).
-/// Loss: two decimals, three when m < 0.1 (so a 0.004 nats/token change is not shown as 0.00). When the interval is
+/// Loss: two decimals, three when m < 0.01 (so a 0.004 nats/token change is not shown as 0.00). When the interval is
 /// significant and its end nearest zero would print as 0, decimals are added (up to 2 for points, 4 for loss): "by
 /// 1.0 points (95% CI 0.2 to 12.0)", not "(95% CI 0 to 12)". Negative numbers use the minus sign "−"; a value that
 /// rounds to zero is shown unsigned. "point" is singular only for a whole 1.
 ///
 /// Names: a model name that is, or starts with, a generic word (base, adapter, merged, model, lora, fine-tune,
-/// finetuned…, followed by "-", "_", " " or nothing) takes "the" ("the adapter-r8"); any other name stands alone
+/// finetuned…, followed by "-", "_", " " or nothing) takes "the" ("the adapter-r8"; "merged" alone reads "the merged
+/// model"); any other name stands alone
 /// ("my-sql-lora beats the base …"), with the sentence's first letter capitalised.
 ///
 /// The metric sentence states the difference only (the report's table shows both means beside it), so `baseMean`
@@ -52,7 +53,7 @@ public enum Verdict {
         let model = phrase(modelName), base = phrase(baseName)
         let d = interval.difference, lo = interval.low, hi = interval.high
         let m = max(abs(d), abs(lo), abs(hi))
-        let decimals = refined(m > 0 && m < 0.1 ? 3 : 2, interval.significant, nearest: min(abs(lo), abs(hi)), max: 4)
+        let decimals = refined(m > 0 && m < 0.01 ? 3 : 2, interval.significant, nearest: min(abs(lo), abs(hi)), max: 4)
         let ci = confidenceLabel(interval.confidence)
         func f(_ x: Double) -> String { format(x, decimals: decimals) }
         let tail = "\(signed(f(d))), \(ci) \(f(lo)) to \(f(hi))"
@@ -78,9 +79,10 @@ public enum Verdict {
     static let genericNames: Set<String> = ["base", "adapter", "merged", "model", "lora", "qlora", "fine-tune", "finetune",
                                             "fine-tuned", "finetuned", "tuned", "baseline"]
 
-    /// "adapter" → "the adapter", "adapter-r8" → "the adapter-r8", "my-sql" → "my-sql".
+    /// "adapter" → "the adapter", "adapter-r8" → "the adapter-r8", "merged" → "the merged model", "my-sql" → "my-sql".
     static func phrase(_ name: String) -> String {
         let lower = name.lowercased()
+        if lower == "merged" { return "the merged model" }
         for g in genericNames where lower.hasPrefix(g) {
             let rest = lower.dropFirst(g.count)
             if rest.isEmpty || rest.first == "-" || rest.first == "_" || rest.first == " " { return "the \(name)" }
