@@ -64,6 +64,16 @@ import TestSupport
         #expect(pythonLenient >= 4)
     }
 
+    /// Python's json raises RecursionError near a thousand levels; the validator keeps an explicit stack instead, so a
+    /// model that emits 100 000 brackets costs a linear scan, not a crash.
+    @Test func deepNestingIsSafe() {
+        let depth = 100_000
+        #expect(StrictJSON.isValid(String(repeating: "[", count: depth) + String(repeating: "]", count: depth)))
+        #expect(!StrictJSON.isValid(String(repeating: "[", count: depth) + String(repeating: "]", count: depth - 1)))
+        #expect(StrictJSON.isValid(String(repeating: "{\"a\":", count: depth) + "1" + String(repeating: "}", count: depth)))
+        #expect(!StrictJSON.isValid(String(repeating: "[{", count: 1000) + String(repeating: "]}", count: 1000)))
+    }
+
     @Test func regexSearchMatchesPython() throws {
         let f = try loadFixture("metrics/regex.json")
         for c in f["cases"].array {
