@@ -126,6 +126,12 @@ import TestSupport
         }
     }
 
+    @Test func listsRefuseDuplicates() throws {
+        #expect(try MetricSpec.parseAll(["exact_match", "regex=x{2,3}", "rouge_l"]).map(\.name) == ["exact_match", "regex", "rouge_l"])
+        #expect(throws: MetricError.duplicateMetric("regex")) { try MetricSpec.parseAll(["regex=a", "exact_match", "regex=b"]) }
+        #expect(throws: MetricError.unknownMetric("f1", suggestion: "token_f1")) { try MetricSpec.parseAll(["exact_match", "f1"]) }
+    }
+
     @Test func specsEncodeAsTheirCommandLineText() throws {
         let specs = [Self.spec("exact_match"), Self.spec("regex=^\\d+$")]
         let data = try JSONEncoder().encode(specs)

@@ -52,6 +52,8 @@ public enum MetricError: Error, CustomStringConvertible, Equatable, Sendable {
     case notTextMetric(String)
     /// A `numeric` reference with no number in it.
     case referenceWithoutNumber(String)
+    /// The same metric named twice in one list (report.json keys scores by metric name).
+    case duplicateMetric(String)
 
     public var description: String {
         switch self {
@@ -68,6 +70,8 @@ public enum MetricError: Error, CustomStringConvertible, Equatable, Sendable {
                 + "check its brackets, parentheses, repetitions and escapes"
         case .notTextMetric(let name):
             return "metric '\(name)' is scored from option log-likelihoods (MultipleChoice.pick), not from generated text"
+        case .duplicateMetric(let name):
+            return "metric '\(name)' is listed twice; each metric may appear once (scores are keyed by its name)"
         case .referenceWithoutNumber(let reference):
             let shown = reference.count > 80 ? String(reference.prefix(77)) + "..." : reference
             return "numeric metric: the reference '\(shown)' contains no number (expected '#### 42' or a number)"
@@ -113,6 +117,18 @@ public struct MetricSpec: Codable, Sendable, Equatable {
         try self.init(metric: metric, pattern: pattern)
     }
 
+    /// Parses each text (one metric per element, so patterns may contain commas) and refuses a name given twice,
+    /// since `name` keys per-example scores in report.json (so at most one `regex=` per evaluation).
+    public static func parseAll(_ texts: [String]) throws(MetricError) -> [MetricSpec] {
+        var specs: [MetricSpec] = [], seen: Set<String> = []
+        for text in texts {
+            let spec = try MetricSpec(parsing: text)
+            guard seen.insert(spec.name).inserted else { throw .duplicateMetric(spec.name) }
+            specs.append(spec)
+        }
+        return specs
+    }
+
     /// What goes into report.json's `metricNames`: the raw value ("regex" for any pattern).
     public var name: String { metric.rawValue }
 
@@ -136,7 +152,7 @@ public struct MetricSpec: Codable, Sendable, Equatable {
 
     /// Scores one prediction against one reference, in [0, 1]. Throws for `multipleChoice` (scored by the caller),
     /// for a `numeric` reference without a number, and for a `regex` spec whose pattern does not compile (only
-    /// possible for a spec decoded from JSON, since the initialisers check it).
+    /// possible after assigning `pattern`, since the initialisers and decoding check it).
     public func score(prediction: String, reference: String) throws(MetricError) -> Double {
         switch metric {
         case .exactMatch:
