@@ -48,8 +48,8 @@ let package = Package(
         // L4: safetensors, HF folders, llama2.c checkpoints.
         .target(name: "ModelFormats", dependencies: ["Models", "Tensors", "FileSupport", "Tokenization"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: measuring models: generation from text, scoring (loss, perplexity); task metrics and reports to come.
-        .target(name: "Evaluation", dependencies: ["Models", "ModelFormats", "TrainingData", "Tokenization", "Tensors"],
-                exclude: ["README.md"], swiftSettings: optimized),
+        .target(name: "Evaluation", dependencies: ["Models", "ModelFormats", "TrainingData", "Tokenization", "Tensors", "FileSupport"],
+                exclude: ["README.md", "REPORT.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport", "Tokenization", "Models", "TrainingData", "Training"], exclude: ["README.md"], swiftSettings: optimized),
         // L6: the command-line tool.
