@@ -462,6 +462,7 @@ struct HTMLReport {
     .outputs { display: grid; gap: 12px; }
     .scores { font-size: 13px; margin: 6px 0 0; color: #333333; }
     table.changes td { max-width: 240px; }
+    table.changes td:first-child code { white-space: nowrap; overflow-wrap: normal; }
     table.changes pre.text { font-size: 12px; padding: 4px 6px; }
     table.provenance th { width: 13em; font-weight: 600; color: #444444; }
     code.wrap { white-space: pre-wrap; }
