@@ -10,13 +10,13 @@ enum ReportChart {
     static let modelColors = ["#3d3d3d", "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9"]
     static func color(model m: Int) -> String { modelColors[m % modelColors.count] }
 
-    static let width = 760.0
+    static let width = 600.0
     static let font = "font-family=\"system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif\""
 
     struct Frame {
         var width = ReportChart.width
         var height = 320.0
-        var left = 74.0
+        var left = 70.0
         var right = 20.0
         var top = 40.0
         var bottom = 52.0
@@ -186,14 +186,15 @@ enum ReportChart {
                             yTitle: String) -> String {
         var f = Frame()
         f.height = 340
-        let yt = (lo: 0.0, hi: 100.0, step: 20.0, values: stride(from: 0.0, through: 100, by: 20).map { $0 })
+        // The axis runs to 112 with ticks to 100: room above a full bar for its value and whisker cap.
+        let yt = (lo: 0.0, hi: 112.0, step: 20.0, values: stride(from: 0.0, through: 100, by: 20).map { $0 })
         var s = open(kind, f, title: title, description: description)
         let groupWidth = f.plotWidth / Double(max(1, groups.count))
         let barWidth = min(56, groupWidth * 0.7 / Double(max(1, models.count)))
         let centers = groups.indices.map { f.left + (Double($0) + 0.5) * groupWidth }
         s += axes(f, x: (0, 1, [], { _ in "" }), y: (yt.lo, yt.hi, yt.values, { ReportNumber.tick($0, step: yt.step) }),
                   xTitle: "metric", yTitle: yTitle, xCategorical: zip(groups, centers).map { ($0.label, $1) })
-        let py = { (v: Double) in f.top + (1 - min(max(v, 0), 100) / 100) * f.plotHeight }
+        let py = { (v: Double) in f.top + (1 - min(max(v, 0), 100) / yt.hi) * f.plotHeight }
         for (g, center) in zip(groups, centers) {
             let x0 = center - barWidth * Double(models.count) / 2
             s += "<g class=\"group\" data-metric=\"\(ReportEscape.html(g.label))\">\n"
@@ -207,7 +208,7 @@ enum ReportChart {
                 // The value above the bar, clear of the whisker's cap.
                 var labelY = top - 6
                 if m < g.whiskers.count, let w = g.whiskers[m] { labelY = min(labelY, py(max(w.0, w.1)) - 6) }
-                s += "<text x=\"\(n(x + barWidth / 2))\" y=\"\(n(max(labelY, f.top - 2)))\" text-anchor=\"middle\" font-size=\"12\" fill=\"#111111\">\(ReportNumber.fixed(v, 1))</text>\n"
+                s += "<text x=\"\(n(x + barWidth / 2))\" y=\"\(n(labelY))\" text-anchor=\"middle\" font-size=\"12\" fill=\"#111111\">\(ReportNumber.fixed(v, 1))</text>\n"
             }
             // The baseline's level across the group: the line an adapter's whisker must clear.
             if let b = g.values.first ?? nil, b.isFinite, models.count > 1 {
@@ -239,7 +240,8 @@ enum ReportChart {
         var f = Frame()
         f.height = 300
         let maxCount = h.counts.max() ?? 0
-        let yt = ReportFacts.ticks(0, Double(max(maxCount, 1)), count: min(5, max(maxCount, 1)))
+        // Headroom above the tallest bar for its count.
+        let yt = ReportFacts.ticks(0, Double(max(maxCount, 1)) * 1.12, count: min(5, max(maxCount, 1)))
         let yStep = max(1, yt.step.rounded())
         let yValues = stride(from: 0.0, through: yt.hi, by: yStep).map { $0 }
         let lo = h.edges.first ?? -1, hi = h.edges.last ?? 1
@@ -263,9 +265,10 @@ enum ReportChart {
         s += "</g>\n"
         let z = px(0)
         s += "<line class=\"zero\" x1=\"\(n(z))\" y1=\"\(n(f.top - 4))\" x2=\"\(n(z))\" y2=\"\(n(f.top + f.plotHeight))\" stroke=\"#c0392b\" stroke-width=\"2\" stroke-dasharray=\"6 3\"/>\n"
-        s += "<text x=\"\(n(z - 6))\" y=\"\(n(f.top + 12))\" text-anchor=\"end\" font-size=\"12\" fill=\"#111111\">← better</text>\n"
-        s += "<text x=\"\(n(z + 6))\" y=\"\(n(f.top + 12))\" text-anchor=\"start\" font-size=\"12\" fill=\"#111111\">worse →</text>\n"
-        s += "<text x=\"\(n(f.left))\" y=\"20\" fill=\"#333333\" font-size=\"12\">\(ReportEscape.html(note))</text>\n"
+        // Above the plot, so no bar hides them: which side is better, and the counts.
+        s += "<text x=\"\(n(z - 6))\" y=\"\(n(f.top - 8))\" text-anchor=\"end\" font-size=\"12\" fill=\"#111111\">← better</text>\n"
+        s += "<text x=\"\(n(z + 6))\" y=\"\(n(f.top - 8))\" text-anchor=\"start\" font-size=\"12\" fill=\"#111111\">worse →</text>\n"
+        s += "<text x=\"\(n(f.left))\" y=\"14\" fill=\"#333333\" font-size=\"12\">\(ReportEscape.html(note))</text>\n"
         return s + "</svg>"
     }
 }

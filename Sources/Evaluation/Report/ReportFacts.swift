@@ -77,25 +77,36 @@ enum ReportFacts {
         var high = max(hi ?? 0, values.max() ?? 0, 0)
         if high - low <= 0 { low = -0.05; high = 0.05 }
         let target = Double(min(24, max(8, Int(Double(values.count).squareRoot().rounded()))))
-        let width = niceStep((high - low) / target)
+        // Rounded down, so there are at least `target` bins.
+        let width = niceStep((high - low) / target, roundingDown: true)
         let first = (low / width).rounded(.down)
         var last = (high / width).rounded(.up)
         if last <= first { last = first + 1 }
         let bins = Int(last - first)
-        let edges = (0...bins).map { (first + Double($0)) * width }
+        // Edges rounded to 12 significant digits (0.3, not 0.30000000000000004); each value then goes to the bin
+        // whose shown edges hold it, whatever the division rounded to.
+        let edges = (0...bins).map { k -> Double in
+            let e = (first + Double(k)) * width
+            return e == 0 ? 0 : Double(String(format: "%.12g", e)) ?? e
+        }
         var counts = [Int](repeating: 0, count: bins)
         for v in values {
-            var i = Int(((v / width) - first).rounded(.down))
-            i = min(max(i, 0), bins - 1)
+            var i = min(max(Int(((v / width) - first).rounded(.down)), 0), bins - 1)
+            while i > 0 && v < edges[i] { i -= 1 }
+            while i < bins - 1 && v >= edges[i + 1] { i += 1 }
             counts[i] += 1
         }
         return Histogram(edges: edges, counts: counts)
     }
 
-    /// The smallest of 1, 2, 2.5, 5 × 10^k not below `raw`.
-    static func niceStep(_ raw: Double) -> Double {
+    /// The smallest of 1, 2, 2.5, 5 × 10^k not below `raw` (or the largest not above it).
+    static func niceStep(_ raw: Double, roundingDown: Bool = false) -> Double {
         guard raw > 0, raw.isFinite else { return 1 }
         let p = pow(10, (log10(raw)).rounded(.down))
+        if roundingDown {
+            for m in [10.0, 5, 2.5, 2, 1] where m * p <= raw * (1 + 1e-12) { return m * p }
+            return p
+        }
         for m in [1.0, 2, 2.5, 5, 10] where m * p >= raw * (1 - 1e-12) { return m * p }
         return 10 * p
     }

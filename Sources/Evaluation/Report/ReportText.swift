@@ -26,6 +26,11 @@ enum ReportNumber {
 
     /// A fraction in [0, 1] as points out of 100 with one decimal: 0.4123 → "41.2".
     static func points(_ fraction: Double) -> String { fixed(fraction * 100, 1) }
+    /// One example's metric: whole points without decimals (0/1 metrics read "0" and "100"), else one decimal.
+    static func examplePoints(_ fraction: Double) -> String {
+        let p = fraction * 100
+        return p.isFinite && abs(p - p.rounded()) < 1e-9 ? fixed(p, 0) : fixed(p, 1)
+    }
     static func signedPoints(_ fraction: Double) -> String { signed(fraction * 100, 1) }
 
     /// Perplexity: two decimals below 100, one below 10 000, then whole numbers.
@@ -80,6 +85,11 @@ enum ReportName {
     /// A SHA-256 shortened to its first 12 hex digits (the full value goes in a title attribute or nearby).
     static func shortHash(_ hash: String) -> String {
         hash.count > 12 ? String(hash.prefix(12)) + "…" : hash
+    }
+
+    /// An example id "path/to/file.jsonl:12" shortened to "file.jsonl:12" (the full id goes in a title).
+    static func shortID(_ id: String) -> String {
+        id.split(separator: "/").last.map(String.init) ?? id
     }
 }
 
@@ -184,5 +194,14 @@ enum ReportTruncate {
             cut = cut[..<space]
         }
         return String(cut) + " …"
+    }
+
+    /// The end of `s` (where a rendered chat prompt keeps the question), at most `characters` characters and
+    /// `lines` lines, starting at a line or word boundary when one is near; nil when `s` already fits.
+    static func tail(_ s: String, characters: Int = 600, lines: Int = 14) -> String? {
+        // Trailing newlines (after "assistant\n") would use up the line budget on nothing.
+        let reversed = String(s.reversed().drop { $0.isWhitespace })
+        guard let head = head(reversed, characters: characters, lines: lines) else { return nil }
+        return "… " + String(head.dropLast(2).reversed()).drop { $0 == " " || $0 == "\n" }
     }
 }

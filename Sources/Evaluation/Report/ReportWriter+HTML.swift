@@ -238,11 +238,14 @@ struct HTMLReport {
 
     // MARK: - Samples
 
-    /// Text with its whitespace kept; long text shows its head and the whole of it under <details>.
-    static func textBlock(_ text: String?, characters: Int = 600, lines: Int = 14) -> String {
+    /// Text with its whitespace kept; long text shows its head (or, for prompts, its end, where a chat prompt keeps
+    /// the question) and the whole of it under <details>.
+    static func textBlock(_ text: String?, characters: Int = 600, lines: Int = 14, fromEnd: Bool = false) -> String {
         guard let text else { return "<pre class=\"text empty\">(not generated)</pre>" }
         if text.isEmpty { return "<pre class=\"text empty\">(empty)</pre>" }
-        guard let head = ReportTruncate.head(text, characters: characters, lines: lines) else {
+        let cut = fromEnd ? ReportTruncate.tail(text, characters: characters, lines: lines)
+                          : ReportTruncate.head(text, characters: characters, lines: lines)
+        guard let head = cut else {
             return "<pre class=\"text\">\(E.html(text))</pre>"
         }
         return "<pre class=\"text\">\(E.html(head))</pre><details><summary>show all \(N.count(text.count)) characters</summary>"
@@ -257,10 +260,10 @@ struct HTMLReport {
             parts.append("<span class=\"\(d < 0 ? "better" : d > 0 ? "worse" : "same")\">Δ \(N.signed(d, 3))</span>")
         }
         for name in r.metricNames {
-            if let v = sc.metrics[name] { parts.append("\(E.html(ReportName.metric(name))) \(N.points(v))") }
+            if let v = sc.metrics[name] { parts.append("\(E.html(ReportName.metric(name))) \(N.examplePoints(v))") }
         }
         for name in sc.metrics.keys.sorted() where !r.metricNames.contains(name) {
-            parts.append("\(E.html(ReportName.metric(name))) \(N.points(sc.metrics[name]!))")
+            parts.append("\(E.html(ReportName.metric(name))) \(N.examplePoints(sc.metrics[name]!))")
         }
         return "<p class=\"scores\">" + parts.joined(separator: " · ") + "</p>"
     }
@@ -272,7 +275,7 @@ struct HTMLReport {
         let e = r.examples[index]
         var s = "<article class=\"sample\" id=\"example-\(index)\">\n"
         s += "<h3>\(E.html(heading)) <code>\(E.html(e.id))</code></h3>\n"
-        s += "<div class=\"pair\"><div><h4>Prompt</h4>\(Self.textBlock(e.prompt))</div>"
+        s += "<div class=\"pair\"><div><h4>Prompt</h4>\(Self.textBlock(e.prompt, fromEnd: true))</div>"
         s += "<div><h4>Reference</h4>\(Self.textBlock(e.reference))</div></div>\n"
         s += "<div class=\"outputs\" style=\"grid-template-columns: repeat(\(max(1, r.models.count)), minmax(0, 1fr))\">\n"
         for (m, model) in r.models.enumerated() {
@@ -298,7 +301,7 @@ struct HTMLReport {
         var s = "<section id=\"best-worst\">\n<h2>Largest changes</h2>\n"
         s += "<p class=\"note\">Examples where \(E.html(name))'s mean loss per token moved most against \(E.html(base)) "
         s += "(Δ in nats/token, negative is better).</p>\n"
-        for (label, list) in [("Largest improvements", r.best), ("Largest worsenings", r.worst)] where !list.isEmpty {
+        for (label, list) in Self.changeHeadings(r) where !list.isEmpty {
             s += "<h3>\(label)</h3>\n<table class=\"changes\">\n<thead><tr><th>example</th><th class=\"num\">Δ loss</th>"
             s += "<th class=\"num\">\(E.html(base))</th><th class=\"num\">\(E.html(name))</th><th>prompt</th><th>reference</th>"
             s += "<th>\(E.html(base)) output</th><th>\(E.html(name)) output</th></tr></thead>\n<tbody>\n"
@@ -311,16 +314,31 @@ struct HTMLReport {
                 let d = ReportFacts.lossDelta(e, model: 1)
                 let loss = { (m: Int) in e.scores.indices.contains(m) && e.scores[m].tokens > 0 ? N.fixed(e.scores[m].meanLoss, 3) : "–" }
                 let output = { (m: Int) in e.scores.indices.contains(m) ? e.scores[m].output : nil }
-                s += "<tr><td><code>\(E.html(e.id))</code></td>"
+                s += "<tr><td><code title=\"\(E.html(e.id))\">\(E.html(ReportName.shortID(e.id)))</code></td>"
                 s += "<td class=\"num \(d.map { $0 < 0 ? "better" : $0 > 0 ? "worse" : "same" } ?? "")\">\(d.map { N.signed($0, 3) } ?? "–")</td>"
                 s += "<td class=\"num\">\(loss(0))</td><td class=\"num\">\(loss(1))</td>"
-                for text in [e.prompt, e.reference] { s += "<td>\(Self.textBlock(text, characters: 160, lines: 4))</td>" }
+                s += "<td>\(Self.textBlock(e.prompt, characters: 160, lines: 4, fromEnd: true))</td>"
+                s += "<td>\(Self.textBlock(e.reference, characters: 160, lines: 4))</td>"
                 for m in [0, 1] { s += "<td>\(Self.textBlock(output(m), characters: 160, lines: 4))</td>" }
                 s += "</tr>\n"
             }
             s += "</tbody>\n</table>\n"
         }
         return s + "</section>\n"
+    }
+
+    /// "Largest improvements" and "largest worsenings" only when the deltas have that sign; otherwise the
+    /// headings say what the lists are (the best and worst of the examples), so a list of small gains is not called
+    /// worsenings.
+    static func changeHeadings(_ r: EvaluationReport) -> [(String, [Int])] {
+        func deltas(_ list: [Int]) -> [Double] {
+            list.compactMap { r.examples.indices.contains($0) ? ReportFacts.lossDelta(r.examples[$0], model: 1) : nil }
+        }
+        let best = deltas(r.best), worst = deltas(r.worst)
+        return [
+            (!best.isEmpty && best.allSatisfy { $0 < 0 } ? "Largest improvements" : "Best examples (most negative Δ first)", r.best),
+            (!worst.isEmpty && worst.allSatisfy { $0 > 0 } ? "Largest worsenings" : "Worst examples (largest Δ first)", r.worst),
+        ]
     }
 
     // MARK: - Forgetting, speed, provenance
@@ -429,7 +447,7 @@ struct HTMLReport {
     .worse { color: #8a2a20; }
     td.better, td.worse, .delta.better, .delta.worse { font-weight: 600; }
     .swatch { display: inline-block; width: 11px; height: 11px; margin-right: 6px; vertical-align: -1px; border-radius: 2px; }
-    .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 16px; }
+    .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
     figure { margin: 0; padding: 10px; border: 1px solid #e4e4e4; border-radius: 6px; }
     figure svg { display: block; width: 100%; height: auto; }
     figcaption { font-size: 13px; color: #444444; margin-top: 6px; }
@@ -444,6 +462,7 @@ struct HTMLReport {
     .outputs { display: grid; gap: 12px; }
     .scores { font-size: 13px; margin: 6px 0 0; color: #333333; }
     table.changes td { max-width: 240px; }
+    table.changes td:first-child code { white-space: nowrap; overflow-wrap: normal; }
     table.changes pre.text { font-size: 12px; padding: 4px 6px; }
     table.provenance th { width: 13em; font-weight: 600; color: #444444; }
     code.wrap { white-space: pre-wrap; }

@@ -119,10 +119,10 @@ struct MarkdownReport {
     }
 
     /// A text under a bold label: fenced; when long, the head first and the whole under <details>.
-    func textBlock(_ label: String, _ text: String?) -> String {
+    func textBlock(_ label: String, _ text: String?, fromEnd: Bool = false) -> String {
         guard let text else { return "**\(label):** _(not generated)_\n" }
         if text.isEmpty { return "**\(label):** _(empty)_\n" }
-        guard let head = ReportTruncate.head(text) else { return "**\(label):**\n\n\(ReportEscape.markdownFence(text))\n" }
+        guard let head = fromEnd ? ReportTruncate.tail(text) : ReportTruncate.head(text) else { return "**\(label):**\n\n\(ReportEscape.markdownFence(text))\n" }
         return "**\(label):**\n\n\(ReportEscape.markdownFence(head))\n\n<details><summary>show all \(N.count(text.count)) characters</summary>\n\n"
             + ReportEscape.markdownFence(text) + "\n\n</details>\n"
     }
@@ -135,7 +135,7 @@ struct MarkdownReport {
             guard e.scores.indices.contains(m) else { rows.append([cell(model.name)] + Array(repeating: "–", count: header.count - 1)); continue }
             let sc = e.scores[m]
             var row = [cell(model.name), sc.tokens > 0 ? N.fixed(sc.meanLoss, 3) : "–", ReportFacts.lossDelta(e, model: m).map { N.signed($0, 3) } ?? ""]
-            row += r.metricNames.map { sc.metrics[$0].map { N.points($0) } ?? "–" }
+            row += r.metricNames.map { sc.metrics[$0].map { N.examplePoints($0) } ?? "–" }
             rows.append(row)
         }
         return table(header, align: [false] + Array(repeating: true, count: header.count - 1), rows)
@@ -145,7 +145,7 @@ struct MarkdownReport {
         guard r.examples.indices.contains(index) else { return "Example index \(index) is not in this report.\n" }
         let e = r.examples[index]
         var s = "### \(heading) \(code(e.id))\n\n"
-        s += textBlock("Prompt", e.prompt) + "\n" + textBlock("Reference", e.reference) + "\n"
+        s += textBlock("Prompt", e.prompt, fromEnd: true) + "\n" + textBlock("Reference", e.reference) + "\n"
         for (m, model) in r.models.enumerated() {
             s += textBlock("\(cell(model.name)) output", e.scores.indices.contains(m) ? e.scores[m].output : nil) + "\n"
         }
@@ -165,7 +165,7 @@ struct MarkdownReport {
         let name = ReportFacts.modelName(r, 1), base = ReportFacts.modelName(r, 0)
         var s = "## Largest changes\n\nWhere \(cell(name))'s mean loss per token moved most against \(cell(base)) "
         s += "(Δ in nats/token, negative is better). Full texts are under each table.\n"
-        for (label, list) in [("Largest improvements", r.best), ("Largest worsenings", r.worst)] where !list.isEmpty {
+        for (label, list) in HTMLReport.changeHeadings(r) where !list.isEmpty {
             var rows: [[String]] = []
             var details = ""
             for i in list {
@@ -174,9 +174,10 @@ struct MarkdownReport {
                 let loss = { (m: Int) in e.scores.indices.contains(m) && e.scores[m].tokens > 0 ? N.fixed(e.scores[m].meanLoss, 3) : "–" }
                 let output = e.scores.indices.contains(1) ? e.scores[1].output : nil
                 let short = { (t: String) in self.cell(ReportTruncate.head(t, characters: 80, lines: 2) ?? t) }
+                let prompt = cell(ReportTruncate.tail(e.prompt, characters: 120, lines: 3) ?? e.prompt)
                 rows.append([code(e.id), ReportFacts.lossDelta(e, model: 1).map { N.signed($0, 3) } ?? "–", loss(0), loss(1),
-                             short(e.prompt), short(e.reference), output.map(short) ?? "_(not generated)_"])
-                details += "\n<details><summary>\(ReportEscape.html(e.id))</summary>\n\n" + textBlock("Prompt", e.prompt) + "\n"
+                             prompt, short(e.reference), output.map(short) ?? "_(not generated)_"])
+                details += "\n<details><summary>\(ReportEscape.html(e.id))</summary>\n\n" + textBlock("Prompt", e.prompt, fromEnd: true) + "\n"
                     + textBlock("Reference", e.reference) + "\n"
                 for (m, model) in r.models.enumerated() {
                     details += textBlock("\(cell(model.name)) output", e.scores.indices.contains(m) ? e.scores[m].output : nil) + "\n"

@@ -90,7 +90,8 @@ public enum ReportWriter {
                               + "(expected \"\(EvaluationReport.currentSchema)\")")
         }
         guard let name = schema as? String, name == EvaluationReport.currentSchema else {
-            throw ReportError(path: path, key: "schema", "is \(schema), this whittle reads \"\(EvaluationReport.currentSchema)\"")
+            let shown = (schema as? String).map { "\"\($0)\"" } ?? "\(schema)"
+            throw ReportError(path: path, key: "schema", "is \(shown), this whittle reads \"\(EvaluationReport.currentSchema)\"")
         }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
