@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Layers", "Tensors"], exclude: ["README.md"], swiftSettings: optimized),
         // L4: safetensors, HF folders, llama2.c checkpoints.
         .target(name: "ModelFormats", dependencies: ["Models", "Tensors", "FileSupport", "Tokenization"], exclude: ["README.md"], swiftSettings: optimized),
-        // L4: measuring models: generation from text, scoring (loss, perplexity); task metrics and reports to come.
+        // L4: measuring models: generation, scoring, task metrics, base-vs-adapter evaluation runs and their reports.
         .target(name: "Evaluation", dependencies: ["Models", "ModelFormats", "TrainingData", "Tokenization", "Tensors", "FileSupport"],
                 exclude: ["README.md", "REPORT.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
@@ -66,10 +66,10 @@ let package = Package(
         .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenization", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ModelFormats", "Models", "TrainingData", "Tensors", "TestSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
-        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Training", "TrainingData", "Models", "ModelFormats", "Tensors", "TestSupport"]),
+        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Evaluation", "Training", "TrainingData", "Models", "ModelFormats", "Tensors", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["Tokenization"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "ModelFormats", "Models", "Tokenization", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "ModelFormats", "Models", "Tokenization", "TrainingData", "Tensors", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["ModelFormats", "Models", "Layers", "Tensors", "TestSupport"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Models", "Layers", "Tokenization", "Tensors", "FileSupport", "TestSupport"]),

@@ -50,6 +50,8 @@ public struct FineTuneRun {
         public var lastLoss: Double?
         public var bestValidationLoss: Double?
         public var firstValidationLoss: Double?
+        /// The evaluation report folder, when the recipe asked for one.
+        public var reportFolder: String? = nil
     }
 
     // MARK: - Setup
@@ -181,6 +183,7 @@ public struct FineTuneRun {
         let start = Date()
         var ending = Summary.Ending.finished
         var lastLoss: Double?
+        var reportFolder: String? = nil
         let version = options.version
         while !s.trainer.isFinished {
             let t0 = Date()
@@ -238,9 +241,40 @@ public struct FineTuneRun {
             progress.message("\(ending == .finished ? "finished" : "stopped early") after \(s.trainer.progress.step) updates; "
                              + (s.lora != nil ? "adapter in \((s.runFolder as NSString).appendingPathComponent("adapter"))"
                                               : "model in \(last)"))
+            if !recipe.evaluation.data.isEmpty {
+                reportFolder = try evaluate(s, options: options, print: { progress.message($0) })
+            }
         }
         return Summary(runFolder: s.runFolder, ending: ending, steps: s.trainer.progress.step, totalSteps: s.trainer.totalSteps,
-                       lastLoss: lastLoss, bestValidationLoss: s.trainer.progress.bestValidationLoss, firstValidationLoss: firstValidation)
+                       lastLoss: lastLoss, bestValidationLoss: s.trainer.progress.bestValidationLoss, firstValidationLoss: firstValidation,
+                       reportFolder: reportFolder)
+    }
+
+    /// The evaluation the recipe asks for: the base against the fine-tune (the adapter, or for full fine-tuning the
+    /// best — else last — weights), written as `report/` in the run folder; the headline sentences are printed.
+    static func evaluate(_ s: Setup, options: Options, print: (String) -> Void) throws -> String {
+        let fm = FileManager.default
+        let run = s.runFolder as NSString
+        let candidate: EvaluationCandidate
+        if s.lora != nil {
+            candidate = .adapter(AdapterChoice(path: run.appendingPathComponent("adapter")), name: "adapter")
+        } else {
+            let best = run.appendingPathComponent("best")
+            candidate = .merged(fm.fileExists(atPath: best) ? best : run.appendingPathComponent("last"), name: "fine-tuned")
+        }
+        var inputs = EvaluationRun.Inputs(model: s.recipe.model.path, candidates: [candidate], section: s.recipe.evaluation, data: s.recipe.data)
+        inputs.command = options.commandLine
+        inputs.whittleVersion = options.version
+        inputs.runFolder = s.runFolder
+        inputs.recipe = try? s.recipe.resolvedYAML()
+        print("evaluating the base and the fine-tune on \(s.recipe.evaluation.data)")
+        let report = try EvaluationRun.run(inputs, progress: print)
+        let folder = run.appendingPathComponent("report")
+        let paths = try ReportWriter.write(report, to: folder)
+        for c in report.comparisons { print(c.sentence) }
+        for line in report.forgetting?.sentences ?? [] { print(line) }
+        print("report: \(paths.first { $0.hasSuffix(".html") } ?? folder)")
+        return folder
     }
 
     // MARK: - Files

@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import Models
 import Training
@@ -30,6 +31,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var tuning = TuningOptions()
     public var training = TrainingOptions()
     public var output = OutputSection()
+    /// `evaluation`: the base against the fine-tune at the end of the run (Evaluation owns the section).
+    public var evaluation = EvaluationSection()
 
     public init() {}
 
@@ -57,6 +60,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         if !data.valid.isEmpty && data.validRatio > 0 { throw fail("data.valid_ratio", "give validation files or a ratio, not both") }
         if !data.test.isEmpty && data.testRatio > 0 { throw fail("data.test_ratio", "give test files or a ratio, not both") }
         do { try training.validate() } catch { throw fail("training", error.message) }
+        do { try evaluation.validate() } catch { throw fail("evaluation", error.message) }
     }
 
     /// The recipe as YAML with every key (defaults included), as written to a run folder's recipe.resolved.yaml.

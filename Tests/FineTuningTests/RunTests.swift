@@ -1,3 +1,4 @@
+import Evaluation
 import FineTuning
 import Foundation
 import ModelFormats
@@ -96,5 +97,29 @@ import Testing
         } catch let e as RunError {
             #expect(e.message.contains("--resume"), "\(e.message)")
         }
+    }
+
+    /// A recipe with an `evaluation` section ends with the report in the run folder: base against the adapter on the
+    /// named data, with the run's curves.
+    @Test func trainingEndsWithTheEvaluationReport() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var recipe = try String(contentsOfFile: try prepare(), encoding: .utf8)
+        recipe = recipe.replacingOccurrences(of: "output: {dir: \(root)/runs, name: a}", with: """
+            output: {dir: \(root)/runs, name: e}
+            evaluation: {data: \(root)/data.jsonl, metrics: [numeric, token_f1], limit: 4, max_new_tokens: 8, samples: 2, resamples: 200}
+            """)
+        try recipe.write(toFile: root + "/eval.yaml", atomically: true, encoding: .utf8)
+        var printed: [String] = []
+        let summary = try FineTuneRun.run(options(recipe: root + "/eval.yaml")) { printed.append($0) }
+        let folder = try #require(summary.reportFolder)
+        #expect(folder == root + "/runs/e/report")
+        let report = try ReportWriter.read(path: folder + "/report.json")
+        #expect(report.models.map(\.name) == ["base", "adapter"] && report.examples.count == 4)
+        #expect(report.metricNames == ["numeric", "token_f1"] && report.comparisons.count == 3)
+        #expect(report.training?.steps.count == 6 && report.training?.validSteps == [0, 3, 6])
+        #expect(report.provenance.runFolder == root + "/runs/e" && report.provenance.recipe?.contains("evaluation:") == true)
+        for name in ["report.md", "report.html"] { #expect(FileManager.default.fileExists(atPath: folder + "/" + name)) }
+        let text = printed.joined(separator: "\n")
+        #expect(report.comparisons.allSatisfy { text.contains($0.sentence) } && text.contains("report.html"), "\(text)")
     }
 }
