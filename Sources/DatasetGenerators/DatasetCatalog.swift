@@ -15,12 +15,14 @@ public struct DatasetGeneratorError: Error, Sendable, CustomStringConvertible {
 /// gives byte-identical files on every run and machine (seeded PCG64, arrays only, no locale, dates or
 /// floating-point formatting in the output).
 public enum DatasetCatalog {
-    public static let names = ["general"]
+    public static let names = ["general", "orders", "helpdesk"]
 
     /// The JSONL lines of each split of dataset `name`.
     public static func lines(of name: String) throws -> [(split: Split, lines: [String])] {
         switch name {
         case "general": return GeneralCorpus.lines()
+        case "orders": return OrdersDataset.lines()
+        case "helpdesk": return HelpdeskDataset.lines()
         default:
             throw DatasetGeneratorError(description: "unknown dataset '\(name)'; known: \(names.joined(separator: ", "))")
         }
