@@ -103,7 +103,7 @@ public enum OrdersDataset {
     /// agreeing with the next word (the noun / the colour); {Count_noun} / {Count_sized} (before size or noun)
     /// capitalised; {count_bare} "three" or "3";
     /// {noun} the item word agreeing with the quantity; {nouns} always plural; {color}; {city};
-    /// {size_tail} ", size large" or nothing; {size_paren} " (large)" or nothing; {size_word} "large " or nothing;
+    /// {size_tail} ", size large" or nothing; {size_mid} ", size large," or nothing; {size_paren} " (large)" or nothing; {size_word} "large " or nothing;
     /// {ship} " Express, please." or nothing; {ship_inline} " by express delivery" or nothing;
     /// {ship_lead} "Express delivery: " or nothing; {thanks} " Thanks!" or nothing.
     /// The last `heldOutTemplateCount` are test-only.
@@ -119,7 +119,7 @@ public enum OrdersDataset {
         "{ship_lead}{Thing} to {city}, please.",
         "Delivery to {city}. I want {thing}.{ship}",
         "{hi}We are in {city} and would like {thing}.{ship}{thanks}",
-        "{hi}Could I order {count_noun} {noun} in {color}{size_tail} for delivery to {city}?{ship}",
+        "{hi}Could I order {count_noun} {noun} in {color}{size_mid} for delivery to {city}?{ship}",
         "I'm after {thing}. The address is in {city}.{ship}",
         "{hi}Put me down for {thing}, going to {city}.{ship}",
         "Please could you post {thing} to {city}?{ship}{thanks}",
@@ -209,7 +209,8 @@ struct MessageWords {
         case "color": return order.color
         case "city": return order.city
         case "size_word": return size
-        case "size_tail": return sizeStated ? rng.pick([", size \(order.size)", ", in \(order.size)", ", \(order.size)"]) : ""
+        case "size_tail": return sizeStated ? rng.pick([", size \(order.size)", ", in size \(order.size)", ", \(order.size)"]) : ""
+        case "size_mid": return sizeStated ? rng.pick([", size \(order.size),", ", in size \(order.size),"]) : ""
         case "size_paren": return sizeStated ? " (\(order.size))" : ""
         case "ship":
             guard shippingStated else { return "" }
@@ -228,7 +229,7 @@ struct MessageWords {
     static let shipSentences: [String: [String]] = [
         "standard": ["Standard shipping is fine.", "Standard delivery, please.", "Regular post is fine.", "No rush, standard shipping."],
         "express": ["Express, please.", "Express shipping, please.", "I need it quickly, so express please.", "Please use express delivery."],
-        "overnight": ["Overnight delivery, please.", "Please send it overnight.", "Overnight shipping if you can.", "I need it tomorrow, so overnight please."],
+        "overnight": ["Overnight delivery, please.", "Please send the order overnight.", "Overnight shipping if you can.", "I need it tomorrow, so overnight please."],
     ]
     static let shipInline: [String: [String]] = [
         "standard": ["with standard delivery", "by standard post", "by regular post"],
