@@ -50,13 +50,15 @@ let package = Package(
         // L4: measuring models: generation from text, scoring (loss, perplexity); task metrics and reports to come.
         .target(name: "Evaluation", dependencies: ["Models", "ModelFormats", "TrainingData", "Tokenization", "Tensors"],
                 exclude: ["README.md"], swiftSettings: optimized),
+        // L2: the bundled datasets' deterministic generators (general corpus, orders, helpdesk).
+        .target(name: "DatasetGenerators", dependencies: ["Tensors", "Tokenization", "FileSupport"], exclude: ["README.md"], swiftSettings: optimized),
         // Benchmarks behind `whittle bench`.
         .target(name: "Benchmarking", dependencies: ["Tensors", "CBenchSupport", "Tokenization", "Models", "TrainingData", "Training"], exclude: ["README.md"], swiftSettings: optimized),
         // L6: the command-line tool.
         .executableTarget(
             name: "WhittleCLI",
             dependencies: [
-                "Tensors", "Benchmarking", "Tokenization", "ModelFormats", "TrainingData", "Evaluation", "Models", "FineTuning",
+                "Tensors", "Benchmarking", "Tokenization", "ModelFormats", "TrainingData", "Evaluation", "Models", "FineTuning", "DatasetGenerators",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "ModelFormats", "Models", "Tokenization", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["ModelFormats", "Models", "Layers", "Tensors", "TestSupport"]),
+        .testTarget(name: "DatasetGeneratorsTests", dependencies: ["DatasetGenerators", "TrainingData", "Tokenization"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Models", "Layers", "Tokenization", "Tensors", "FileSupport", "TestSupport"]),
     ]
 )

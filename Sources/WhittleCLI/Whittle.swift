@@ -6,6 +6,6 @@ struct Whittle: ParsableCommand {
         commandName: "whittle",
         abstract: "Fine-tune small language models on ordinary CPUs.",
         version: WhittleVersion.string,
-        subcommands: [Train.self, Generate.self, Chat.self, Eval.self, DataCommand.self, Tokenize.self, Template.self, Import.self, Merge.self, Export.self, Inspect.self, Bench.self, TokenizerCommand.self]
+        subcommands: [Train.self, Generate.self, Chat.self, Eval.self, DataCommand.self, Tokenize.self, Template.self, Import.self, Merge.self, Export.self, Inspect.self, Bench.self, DatasetsCommand.self, TokenizerCommand.self]
     )
 }
