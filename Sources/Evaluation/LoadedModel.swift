@@ -14,7 +14,8 @@ public struct LoadedModel: Sendable {
     public let chat: ChatTemplateConfig?
     public let eosTokenIDs: [Int]
 
-    public init(folder: String) throws {
+    /// `randomInitSeed`: build fresh parameters from config.json (`ModelInit`) instead of reading weights.
+    public init(folder: String, randomInitSeed: UInt64? = nil) throws {
         self.folder = folder
         var isDirectory: ObjCBool = false
         if folder.lowercased().hasSuffix(".gguf"), FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -34,7 +35,7 @@ public struct LoadedModel: Sendable {
             eosTokenIDs = (model.config.eosTokenIDs + (special.eosID.map { [$0] } ?? [])).filter { seen.insert($0).inserted }
             return
         }
-        model = try HFFolder.load(folder)
+        model = try randomInitSeed.map { try HFFolder.loadRandomlyInitialized(folder, seed: $0) } ?? HFFolder.load(folder)
         tokenizer = try Tokenizer.load(path: folder)
         chat = try ChatTemplateConfig.loadIfPresent(folder: URL(fileURLWithPath: folder))
         var eos = model.config.eosTokenIDs
