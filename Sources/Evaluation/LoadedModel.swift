@@ -22,7 +22,8 @@ public struct LoadedModel: Sendable {
     /// The base weights, shared (copy-on-write) with `model`, so other adapters can be applied without re-reading.
     public let baseParameters: [String: Tensor]
 
-    public init(folder: String, adapters: [AdapterChoice] = []) throws {
+    /// `randomInitSeed`: build fresh parameters from config.json (`ModelInit`, for pretraining) instead of reading weights.
+    public init(folder: String, adapters: [AdapterChoice] = [], randomInitSeed: UInt64? = nil) throws {
         self.folder = folder
         var isDirectory: ObjCBool = false
         let config: ModelConfig
@@ -42,8 +43,17 @@ public struct LoadedModel: Sendable {
             var seen = Set<Int>()
             eosTokenIDs = (config.eosTokenIDs + (special.eosID.map { [$0] } ?? [])).filter { seen.insert($0).inserted }
         } else {
+            if randomInitSeed != nil && !FileManager.default.fileExists(atPath: folder + "/config.json") {
+                throw ModelFormatError(file: folder + "/config.json",
+                                       "model.init: random needs config.json in the model folder (the architecture to initialise)")
+            }
             config = try HFConfig.read(path: folder + "/config.json")
-            baseParameters = try HFFolder.readParameters(folder: folder, config: config)
+            if let seed = randomInitSeed {
+                do { try config.validate() } catch { throw ModelFormatError(file: folder + "/config.json", error.message) }
+                baseParameters = ModelInit.parameters(config: config, seed: seed)
+            } else {
+                baseParameters = try HFFolder.readParameters(folder: folder, config: config)
+            }
             tokenizer = try Tokenizer.load(path: folder)
             chat = try ChatTemplateConfig.loadIfPresent(folder: URL(fileURLWithPath: folder))
             var eos = config.eosTokenIDs

@@ -98,7 +98,8 @@ public struct FineTuneRun {
         }
 
         // Base model, tokenizer and chat template.
-        let loaded = try LoadedModel(folder: recipe.model.path)
+        let loaded = try LoadedModel(folder: recipe.model.path,
+                                     randomInitSeed: recipe.model.initialization == .random ? recipe.model.seed : nil)
         let config = loaded.model.config
         let base = loaded.model.parameters
 

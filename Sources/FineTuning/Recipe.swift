@@ -12,7 +12,16 @@ public struct Recipe: Codable, Sendable, Equatable {
     public struct ModelSection: Codable, Sendable, Equatable {
         /// A Hugging Face folder (config.json, safetensors, tokenizer.json); relative paths are from the working directory.
         public var path = ""
+        /// `pretrained` reads the weights in `path`; `random` starts from fresh parameters (`ModelInit`, seeded by
+        /// `seed`) for the architecture in `path`/config.json: pretraining from scratch, `tuning.method: full` only.
+        public var initialization: Initialization = .pretrained
+        /// Seed of the random initialisation (used with `init: random`).
+        public var seed: UInt64 = 0
         public init() {}
+
+        public enum Initialization: String, Codable, Sendable { case pretrained, random }
+
+        enum CodingKeys: String, CodingKey { case path, initialization = "init", seed }
     }
 
     /// `output`: where the run folder goes.
@@ -53,6 +62,9 @@ public struct Recipe: Codable, Sendable, Equatable {
     public func validate(file: String) throws {
         func fail(_ key: String, _ message: String) -> RecipeError { RecipeError(file: file, line: nil, path: key, message: message) }
         if model.path.isEmpty { throw fail("model.path", "name the base model: a Hugging Face folder with config.json") }
+        if model.initialization == .random && tuning.method != .full {
+            throw fail("model.init", "random initialisation trains every weight: use tuning.method: full (LoRA needs pretrained weights)")
+        }
         if data.train.isEmpty { throw fail("data.train", "name at least one training file (JSONL, JSON, CSV or TSV)") }
         if !(0..<1).contains(data.validRatio) || !(0..<1).contains(data.testRatio) || data.validRatio + data.testRatio >= 1 {
             throw fail("data.valid_ratio", "valid_ratio and test_ratio must be in [0, 1) and leave training examples")

@@ -7,6 +7,6 @@ struct Whittle: ParsableCommand {
         abstract: "Fine-tune small language models on ordinary CPUs.",
         version: WhittleVersion.string,
         subcommands: [Train.self, Generate.self, Chat.self, Eval.self, ReportCommand.self, DataCommand.self, DatasetsCommand.self, Tokenize.self,
-                      Template.self, Import.self, Merge.self, Export.self, Inspect.self, Bench.self]
+                      TokenizerCommand.self, Template.self, Import.self, Merge.self, Export.self, Inspect.self, Bench.self]
     )
 }
