@@ -189,7 +189,7 @@ public enum EvaluationRun {
         }
         var comparisons: [EvaluationReport.Comparison] = []
         for mi in models.indices.dropFirst() {
-            let name = mi == 1 && models.count == 2 ? "the adapter" : "'\(models[mi].entry.name)'"
+            let name = models.count == 2 ? (models[mi].entry.kind == "merged" ? "the fine-tuned model" : "the adapter") : "'\(models[mi].entry.name)'"
             let lossInterval = Bootstrap.pairedLossDifference(base: scores.map { ($0[0].lossSum, $0[0].tokens) },
                                                               model: scores.map { ($0[mi].lossSum, $0[mi].tokens) },
                                                               resamples: section.resamples, confidence: section.confidence, seed: section.seed)
@@ -236,7 +236,8 @@ public enum EvaluationRun {
                 tokens = r.tokens
             }
             let sentences = models.indices.dropFirst().map { mi in
-                forgettingSentence(name: models.count == 2 ? "the adapter" : "'\(models[mi].entry.name)'", base: losses[0], model: losses[mi])
+                forgettingSentence(name: models.count == 2 ? (models[mi].entry.kind == "merged" ? "the fine-tuned model" : "the adapter")
+                                                           : "'\(models[mi].entry.name)'", base: losses[0], model: losses[mi])
             }
             forgetting = EvaluationReport.Forgetting(path: section.general, sha256: try SHA256.hexDigest(ofFile: section.general),
                                                      texts: texts.count, tokens: tokens, loss: losses, sentences: sentences)
