@@ -266,8 +266,13 @@ enum ReportChart {
         let z = px(0)
         s += "<line class=\"zero\" x1=\"\(n(z))\" y1=\"\(n(f.top - 4))\" x2=\"\(n(z))\" y2=\"\(n(f.top + f.plotHeight))\" stroke=\"#c0392b\" stroke-width=\"2\" stroke-dasharray=\"6 3\"/>\n"
         // Above the plot, so no bar hides them: which side is better, and the counts.
-        s += "<text x=\"\(n(z - 6))\" y=\"\(n(f.top - 8))\" text-anchor=\"end\" font-size=\"12\" fill=\"#111111\">← better</text>\n"
-        s += "<text x=\"\(n(z + 6))\" y=\"\(n(f.top - 8))\" text-anchor=\"start\" font-size=\"12\" fill=\"#111111\">worse →</text>\n"
+        // A side label that would run off the chart is left out: zero sits at that edge, so no bar is on that side.
+        if z - 60 >= f.left {
+            s += "<text x=\"\(n(z - 6))\" y=\"\(n(f.top - 8))\" text-anchor=\"end\" font-size=\"12\" fill=\"#111111\">← better</text>\n"
+        }
+        if z + 60 <= f.left + f.plotWidth {
+            s += "<text x=\"\(n(z + 6))\" y=\"\(n(f.top - 8))\" text-anchor=\"start\" font-size=\"12\" fill=\"#111111\">worse →</text>\n"
+        }
         s += "<text x=\"\(n(f.left))\" y=\"14\" fill=\"#333333\" font-size=\"12\">\(ReportEscape.html(note))</text>\n"
         return s + "</svg>"
     }
