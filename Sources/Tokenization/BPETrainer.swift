@@ -228,7 +228,7 @@ extension BPETrainer.Result {
         var s = "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":["
         s += specialTokens.enumerated().map { i, t in
             let id = vocabulary.firstIndex(of: t) ?? i
-            return "{\"id\":\(id),\"content\":\(jsonString(t)),\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"
+            return "{\"id\":\(id),\"content\":\(JSONValue.quoted(t)),\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"
                 + "\"normalized\":false,\"special\":true}"
         }.joined(separator: ",")
         s += "],\"normalizer\":null,"
@@ -237,36 +237,12 @@ extension BPETrainer.Result {
         s += "\"decoder\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true},"
         s += "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"continuing_subword_prefix\":null,"
         s += "\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":false,\"ignore_merges\":false,\"vocab\":{"
-        s += vocabulary.enumerated().map { "\(jsonString($0.element)):\($0.offset)" }.joined(separator: ",")
+        s += vocabulary.enumerated().map { "\(JSONValue.quoted($0.element)):\($0.offset)" }.joined(separator: ",")
         s += "},\"merges\":["
-        s += merges.map { "[\(jsonString($0.left)),\(jsonString($0.right))]" }.joined(separator: ",")
+        s += merges.map { "[\(JSONValue.quoted($0.left)),\(JSONValue.quoted($0.right))]" }.joined(separator: ",")
         s += "]}}"
         return s
     }
-}
-
-/// A JSON string literal escaped like serde_json: `"` and `\` escaped, control characters as short escapes or
-/// `\u00XX`, everything else as UTF-8.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for u in text.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "\u{08}": out += "\\b"
-        case "\u{0C}": out += "\\f"
-        default:
-            if u.value < 0x20 {
-                out += String(format: "\\u%04x", u.value)
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "\""
 }
 
 // MARK: - Tokenizer folder
@@ -297,18 +273,18 @@ extension BPETrainer.Result {
     /// tokenizer_config.json: `add_bos_token`/`add_eos_token` false, the special-token names (null when unset),
     /// `model_max_length`, the added tokens as transformers writes them, and the chat template.
     public func tokenizerConfigJSON(_ settings: TokenizerFolderSettings) -> String {
-        func name(_ s: String?) -> String { s.map(jsonString) ?? "null" }
+        func name(_ s: String?) -> String { s.map { JSONValue.quoted($0) } ?? "null" }
         var lines: [String] = []
         lines.append("  \"add_bos_token\": false")
         lines.append("  \"add_eos_token\": false")
         let decoder = specialTokens.map { t -> String in
             let id = vocabulary.firstIndex(of: t) ?? -1
-            return "    \"\(id)\": {\n      \"content\": \(jsonString(t)),\n      \"lstrip\": false,\n      \"normalized\": false,\n"
+            return "    \"\(id)\": {\n      \"content\": \(JSONValue.quoted(t)),\n      \"lstrip\": false,\n      \"normalized\": false,\n"
                 + "      \"rstrip\": false,\n      \"single_word\": false,\n      \"special\": true\n    }"
         }
         lines.append("  \"added_tokens_decoder\": {\n" + decoder.joined(separator: ",\n") + "\n  }")
         lines.append("  \"bos_token\": \(name(settings.bos))")
-        if let t = settings.chatTemplate { lines.append("  \"chat_template\": \(jsonString(t))") }
+        if let t = settings.chatTemplate { lines.append("  \"chat_template\": \(JSONValue.quoted(t))") }
         lines.append("  \"clean_up_tokenization_spaces\": false")
         lines.append("  \"eos_token\": \(name(settings.eos))")
         lines.append("  \"model_max_length\": \(settings.modelMaxLength)")
