@@ -69,7 +69,13 @@ enum ReportNumber {
             let ms = fixed(m, min(stepDigits, 3))
             return "\(ms)e\(e < 0 ? "−" : "")\(abs(e))"
         }
-        let decimals = step >= 1 ? 0 : min(6, Int(ceil(-log10(step) - 1e-9)))
+        // As many decimals as the step needs to be exact (2.5 → 1, 0.25 → 2), so ticks never round to uneven labels.
+        var decimals = 0
+        while decimals < 6 {
+            let scaled = step * pow(10, Double(decimals))
+            if abs(scaled - scaled.rounded()) <= 1e-6 * max(1, scaled) { break }
+            decimals += 1
+        }
         return fixed(x, decimals)
     }
 }
