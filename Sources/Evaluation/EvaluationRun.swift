@@ -143,7 +143,7 @@ public enum EvaluationRun {
         // Score every model on every example.
         var scores = Array(repeating: [EvaluationReport.ExampleScore](), count: items.count)
         var speed: [EvaluationReport.SpeedEntry] = []
-        for (mi, (entry, m)) in models.enumerated() {
+        for (entry, m) in models {
             var s = EvaluationReport.SpeedEntry(promptTokens: 0, promptSeconds: 0, generatedTokens: 0, generationSeconds: 0)
             for (i, item) in items.enumerated() {
                 let t0 = Date()
@@ -174,7 +174,6 @@ public enum EvaluationRun {
                 if (i + 1) % 25 == 0 || i + 1 == items.count { progress("eval \(entry.name): \(i + 1)/\(items.count) examples") }
             }
             speed.append(s)
-            _ = mi
         }
 
         // Summaries and comparisons.
@@ -318,21 +317,7 @@ public enum EvaluationRun {
 
     /// Σ −log p(token) over the supervised tokens of one example (the whole sequence run once).
     static func supervisedLoss(_ model: any LanguageModel, item: Item) throws -> Double {
-        let t = item.tokens.count
-        guard t >= 2 else { return 0 }
-        let logits = try model.forward(tokens: item.tokens, batch: 1)
-        let v = model.config.vocabSize
-        var total = 0.0
-        var row = [Float](repeating: 0, count: v)
-        logits.withUnsafeBufferPointer { l in
-            row.withUnsafeMutableBufferPointer { r in
-                for p in 1..<t where item.trained[p] {
-                    Kernels.logSoftmaxRows(l.baseAddress! + (p - 1) * v, into: r.baseAddress!, rows: 1, cols: v)
-                    total -= Double(r[item.tokens[p]])
-                }
-            }
-        }
-        return total
+        try Scoring.maskedLoss(model: model, ids: item.tokens, trained: item.trained)
     }
 
     /// 1 when the choice with the highest log-likelihood after the prompt is the reference, else 0.

@@ -24,19 +24,25 @@ public enum Scoring {
 
     /// Cross-entropy sum of one token sequence: Σₜ −log softmax(logits[t])[ids[t+1]].
     public static func sequenceLoss(model: some LanguageModel, ids: [Int]) throws(ModelError) -> Double {
+        try maskedLoss(model: model, ids: ids, trained: Array(repeating: true, count: ids.count))
+    }
+
+    /// Cross-entropy sum over the supervised tokens of one sequence, the sequence run once:
+    /// Σ over p ≥ 1 with `trained[p]` of −log softmax(logits[p − 1])[ids[p]].
+    public static func maskedLoss(model: some LanguageModel, ids: [Int], trained: [Bool]) throws(ModelError) -> Double {
+        precondition(ids.count == trained.count, "ids and mask differ in length")
         guard ids.count >= 2 else { return 0 }
         let logits = try model.forward(tokens: ids, batch: 1)
         let v = model.config.vocabSize
-        let t = ids.count
-        var logProbs = Tensor(zeros: [t, v])
-        logits.withUnsafeBufferPointer { l in
-            logProbs.withUnsafeMutableBufferPointer { o in
-                Kernels.logSoftmaxRows(l.baseAddress!, into: o.baseAddress!, rows: t, cols: v)
-            }
-        }
         var total = 0.0
-        logProbs.withUnsafeBufferPointer { lp in
-            for p in 0..<(t - 1) { total -= Double(lp[p * v + ids[p + 1]]) }
+        var row = [Float](repeating: 0, count: v)
+        logits.withUnsafeBufferPointer { l in
+            row.withUnsafeMutableBufferPointer { r in
+                for p in 1..<ids.count where trained[p] {
+                    Kernels.logSoftmaxRows(l.baseAddress! + (p - 1) * v, into: r.baseAddress!, rows: 1, cols: v)
+                    total -= Double(r[ids[p]])
+                }
+            }
         }
         return total
     }

@@ -64,12 +64,7 @@ public enum ModelExport {
         case .ggufLoRA:
             guard !adapters.isEmpty else { throw ModelFormatError(file: out, "--format gguf-lora writes an adapter: name it with --adapter") }
             let config = try HFConfig.read(path: model + "/config.json")
-            var read: [(adapter: PEFTAdapter, weight: Double)] = []
-            for c in adapters { read.append((try PEFTAdapter.read(from: c.path, config: config), c.weight)) }
-            let stacked: (spec: LoRASpec, tensors: [String: Tensor])
-            do { stacked = try PEFTAdapter.stacked(read, config: config) } catch {
-                throw ModelFormatError(file: adapters.map(\.path).joined(separator: ", "), error.message)
-            }
+            let stacked = try PEFTAdapter.readStacked(adapters, config: config)
             let type = GGUFExport.DType(rawValue: dtype) ?? .f32
             let adapterName = name ?? URL(fileURLWithPath: adapters[0].path).standardizedFileURL.lastPathComponent
             let report = try GGUFExport.adapter(config: config, lora: stacked.spec, parameters: stacked.tensors, dtype: type,

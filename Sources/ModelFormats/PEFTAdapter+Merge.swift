@@ -137,15 +137,14 @@ extension LoRAMerge {
     public static func mergedWithProbe(parameters: [String: Tensor], config: ModelConfig, adapters: [AdapterChoice],
                                        dtype: SafetensorsWriter.DType, modelPath: String) throws -> Result {
         guard !adapters.isEmpty else { throw ModelFormatError(file: modelPath, "no adapter to merge") }
-        var read: [(adapter: PEFTAdapter, weight: Double)] = []
-        for c in adapters { read.append((try PEFTAdapter.read(from: c.path, config: config), c.weight)) }
+        let stack = try PEFTAdapter.readStacked(adapters, config: config)
+        let (spec, tensors) = (stack.spec, stack.tensors)
         let names = adapters.map(\.path).joined(separator: ", ")
         var result: Result
-        let spec: LoRASpec, tensors: [String: Tensor]
         do {
-            (spec, tensors) = try PEFTAdapter.stacked(read, config: config)
-            var peft = PEFTAdapter(spec: spec, tensors: tensors)
-            if read.count == 1 { peft = read[0].adapter; peft.spec.alpha = spec.alpha }
+            // One adapter merges as itself (its embedding copies are checked), at alpha × weight.
+            var peft = stack.adapters.count == 1 ? stack.adapters[0].adapter : PEFTAdapter(spec: spec, tensors: tensors)
+            peft.spec.alpha = spec.alpha
             result = try merged(parameters: parameters, config: config, adapter: peft)
         } catch { throw ModelFormatError(file: names, error.message) }
         result.receipt.recordOutput(dtype: dtype, base: parameters, merged: result.parameters)

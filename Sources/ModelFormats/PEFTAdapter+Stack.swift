@@ -101,18 +101,23 @@ extension PEFTAdapter {
                 throw ModelFormatError(file: modelPath, error.message)
             }
         }
-        var read: [(adapter: PEFTAdapter, weight: Double)] = []
-        for c in choices {
-            let a = try PEFTAdapter.read(from: c.path, config: config)
-            let problems = a.problems(config: config)
-            if !problems.isEmpty {
-                throw ModelFormatError(file: c.path, "does not fit the model \(modelPath):\n  " + problems.joined(separator: "\n  "))
-            }
-            read.append((a, c.weight))
+        let stack = try readStacked(choices, config: config)
+        do {
+            return try makeLanguageModel(config: config, parameters: parameters.merging(stack.tensors) { a, _ in a }, lora: stack.spec)
+        } catch {
+            throw ModelFormatError(file: choices.map(\.path).joined(separator: ", "), error.message)
         }
+    }
+
+    /// Reads the adapter folders `choices` names and stacks them (`stacked`); problems name the folders.
+    public static func readStacked(_ choices: [AdapterChoice], config: ModelConfig) throws
+        -> (adapters: [(adapter: PEFTAdapter, weight: Double)], spec: LoRASpec, tensors: [String: Tensor])
+    {
+        var read: [(adapter: PEFTAdapter, weight: Double)] = []
+        for c in choices { read.append((try PEFTAdapter.read(from: c.path, config: config), c.weight)) }
         do {
             let (spec, tensors) = try stacked(read, config: config)
-            return try makeLanguageModel(config: config, parameters: parameters.merging(tensors) { a, _ in a }, lora: spec)
+            return (read, spec, tensors)
         } catch {
             throw ModelFormatError(file: choices.map(\.path).joined(separator: ", "), error.message)
         }
