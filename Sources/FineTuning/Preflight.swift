@@ -21,16 +21,16 @@ public struct Preflight: Sendable {
     ///
     /// Memory: f32 weights, plus gradient and two AdamW moments per trainable value, plus the activations one
     /// micro-batch keeps for backward (per token per layer: the residual stream and norms, q/k/v and their rotated
-    /// copies, attention probabilities over the sequence, the MLP's three F-wide products), plus one LM-head chunk and
-    /// a fixed 80 MB for the program. Time: 6 FLOPs per weight per token for full fine-tuning (forward 2, backward 4),
+    /// copies, the MLP's three F-wide products; attention probabilities are recomputed per head in backward, so only
+    /// two [T, T] scratch buffers), plus one LM-head chunk and a fixed 80 MB for the program. Time: 6 FLOPs per weight per token for full fine-tuning (forward 2, backward 4),
     /// 4 for LoRA (no weight-gradient products on frozen weights), plus attention, at the probe's rate.
     public static func estimate(config: ModelConfig, trainable: Int, full: Bool, options: TrainingOptions, maxLength: Int,
                                 updatesPerEpoch: Int) -> Preflight {
         let total = config.parameterShapes().reduce(0) { $0 + $1.shape.reduce(1, *) }
         let c = config.hiddenSize, f = config.intermediateSize, h = config.numHeads, k = config.numKVHeads, d = config.headDim
         let t = maxLength, tokens = options.batchSize * maxLength
-        let perTokenLayer = 6 * c + 2 * (h + 2 * k) * d + h * t + 4 * f
-        let activations = 4 * tokens * config.numLayers * perTokenLayer
+        let perTokenLayer = 6 * c + 2 * (h + 2 * k) * d + 4 * f
+        let activations = 4 * tokens * config.numLayers * perTokenLayer + 2 * 4 * t * t
         let optimizerFloats = options.optimizer == .adamw ? 3 : (options.momentum > 0 ? 2 : 1)
         let head = 4 * 3 * 64 * config.vocabSize
         let peak = 4 * (total + trainable) + 4 * optimizerFloats * trainable + activations + head + 80 << 20

@@ -112,13 +112,14 @@ public enum CausalAttention {
 // MARK: - Training (no cache, packed documents)
 
 extension CausalAttention {
-    /// What the training backward needs: the roped queries [B, T, H, D], keys and values [B, T, K, D], the
-    /// probabilities [B, H, T, T] (masked entries exactly 0) and the mask's segment starts [B·T].
+    /// What the training backward needs: the roped queries [B, T, H, D], keys and values [B, T, K, D] and the
+    /// mask's segment starts [B·T]. The probabilities are not kept: backward recomputes each head's from Q and K
+    /// with the same products in the same order, so they are bit for bit the forward's (a [B, H, T, T] tensor per
+    /// layer was 9.4 MB per sequence of 512 at 9 heads, 283 MB over SmolLM2-135M's 30 layers, 1.1 GB at batch 4).
     public struct TrainingSaved: Sendable {
         public let queries: Tensor
         public let keys: Tensor
         public let values: Tensor
-        public let probabilities: Tensor
         public let segmentStarts: [Int32]
     }
 
@@ -130,9 +131,9 @@ extension CausalAttention {
     /// attends to keys `segmentStarts[b·T + t] … t` only (block-diagonal causal for packed documents; all zeros is
     /// plain causal) → out [B, T, H·D] (heads concatenated head-major).
     ///
-    /// Per (batch row, head) and block of rows: S = scale·Q·Kᵀ over the block's visible keys (BLAS), a Float32
-    /// softmax over each row's visible keys (masked probabilities are exactly 0, as after adding −inf), O = P·V
-    /// (BLAS). Query head h reads kv head h / (H/K), as transformers' `repeat_kv`.
+    /// Per (batch row, head): the head's probabilities P (`headProbabilities`) into a [T, T] scratch, then O = P·V
+    /// by blocks of rows over the keys each block sees (BLAS). Query head h reads kv head h / (H/K), as
+    /// transformers' `repeat_kv`.
     ///
     /// Threads: heads run one after another, each product on OpenBLAS's threads and the row loops on the pool.
     /// (Heads in parallel would nest OpenBLAS's threads inside the pool's: measured 10–15× slower at 2 threads.)
@@ -140,44 +141,78 @@ extension CausalAttention {
                                segmentStarts: [Int32]) -> (Tensor, TrainingSaved) {
         let m = TrainingShape(q, k, v, segmentStarts)
         let (t, h, d, qld, kld, rb) = (m.t, m.h, m.d, m.h * m.d, m.kh * m.d, rowBlock)
-        var probs = Tensor(zeros: [m.b, h, t, t])
         var out = Tensor(zeros: [m.b, t, h * d])
-        probs.withUnsafeMutableBufferPointer { pp in
+        let ph = UnsafeMutablePointer<Float>.allocate(capacity: max(t * t, 1))
+        defer { ph.deallocate() }
         out.withUnsafeMutableBufferPointer { op in
         q.withUnsafeBufferPointer { qp in
         k.withUnsafeBufferPointer { kp in
         v.withUnsafeBufferPointer { vp in
         segmentStarts.withUnsafeBufferPointer { sp in
-            let pb = pp.baseAddress!, ob = op.baseAddress!, qb = qp.baseAddress!, kb = kp.baseAddress!
-            let vb = vp.baseAddress!, starts = sp.baseAddress!
+            let ob = op.baseAddress!, qb = qp.baseAddress!, kb = kp.baseAddress!, vb = vp.baseAddress!
             for u in 0..<(m.b * h) {
                 let bi = u / h, hi = u % h, g = hi / m.group
-                let qh = qb + bi * t * qld + hi * d, oh = ob + bi * t * qld + hi * d
-                let kg = kb + bi * t * kld + g * d, vg = vb + bi * t * kld + g * d
-                let ph = pb + u * t * t, st = starts + bi * t, lows = bi * m.blocks
-                // Scores of each block's rows against the keys it sees, lo..<r1.
+                let oh = ob + bi * t * qld + hi * d, vg = vb + bi * t * kld + g * d
+                headProbabilities(m, batchRow: bi, queries: qb + bi * t * qld + hi * d, keys: kb + bi * t * kld + g * d,
+                                  starts: sp.baseAddress! + bi * t, scale: scale, into: ph)
                 for blk in 0..<m.blocks {
-                    let r0 = blk * rb, r1 = min(t, r0 + rb), lo = m.blockLows[lows + blk]
-                    BLAS.gemm(.normal, .transposed, m: r1 - r0, n: r1 - lo, k: d, alpha: scale,
-                              a: qh + r0 * qld, lda: qld, b: kg + lo * kld, ldb: kld, c: ph + r0 * t + lo, ldc: t)
-                }
-                // Softmax over each row's visible keys s...t; the rest of what the GEMM wrote becomes 0.
-                ThreadPool.shared.parallelFor(t, grain: rowGrain(t)) { rows in
-                    for ti in rows {
-                        let row = ph + ti * t, s = Int(st[ti]), lo = m.blockLows[lows + ti / rb], r1 = min(t, (ti / rb + 1) * rb)
-                        Kernels.softmaxRows(row + s, into: row + s, rows: 1, cols: ti - s + 1)
-                        if s > lo { (row + lo).update(repeating: 0, count: s - lo) }
-                        if ti + 1 < r1 { (row + ti + 1).update(repeating: 0, count: r1 - ti - 1) }
-                    }
-                }
-                for blk in 0..<m.blocks {
-                    let r0 = blk * rb, r1 = min(t, r0 + rb), lo = m.blockLows[lows + blk]
+                    let r0 = blk * rb, r1 = min(t, r0 + rb), lo = m.blockLows[bi * m.blocks + blk]
                     BLAS.gemm(.normal, .normal, m: r1 - r0, n: d, k: r1 - lo, a: ph + r0 * t + lo, lda: t,
                               b: vg + lo * kld, ldb: kld, c: oh + r0 * qld, ldc: qld)
                 }
             }
-        } } } } } }
-        return (out, TrainingSaved(queries: q, keys: k, values: v, probabilities: probs, segmentStarts: segmentStarts))
+        } } } } }
+        return (out, TrainingSaved(queries: q, keys: k, values: v, segmentStarts: segmentStarts))
+    }
+
+    /// The probabilities [B, H, T, T] the forward used (recomputed; masked entries exactly 0). For tests and
+    /// inspection: training never holds them all at once.
+    public static func probabilities(_ saved: TrainingSaved, scale: Float) -> Tensor {
+        let m = TrainingShape(saved.queries, saved.keys, saved.values, saved.segmentStarts)
+        let (t, h, d, qld, kld) = (m.t, m.h, m.d, m.h * m.d, m.kh * m.d)
+        var probs = Tensor(zeros: [m.b, h, t, t])
+        let ph = UnsafeMutablePointer<Float>.allocate(capacity: max(t * t, 1))
+        defer { ph.deallocate() }
+        probs.withUnsafeMutableBufferPointer { pp in
+        saved.queries.withUnsafeBufferPointer { qp in
+        saved.keys.withUnsafeBufferPointer { kp in
+        saved.segmentStarts.withUnsafeBufferPointer { sp in
+            for u in 0..<(m.b * h) {
+                let bi = u / h, hi = u % h, g = hi / m.group
+                headProbabilities(m, batchRow: bi, queries: qp.baseAddress! + bi * t * qld + hi * d,
+                                  keys: kp.baseAddress! + bi * t * kld + g * d, starts: sp.baseAddress! + bi * t,
+                                  scale: scale, into: ph)
+                // Only what a row's block reads is written; the rest of the row is masked, hence 0.
+                for ti in 0..<t {
+                    let r1 = min(t, (ti / rowBlock + 1) * rowBlock)
+                    (pp.baseAddress! + (u * t + ti) * t).update(from: ph + ti * t, count: r1)
+                }
+            }
+        } } } }
+        return probs
+    }
+
+    /// One head's probabilities into `p` [T, T] (row stride T): per block of rows, S = scale·Q·Kᵀ over the keys
+    /// the block sees (BLAS), then a Float32 softmax over each row's visible keys s…t. Every entry of a row
+    /// before its block's end is written — 0 where masked, as after adding −inf — which is all any product
+    /// downstream reads (the P·V and dV blocks read rows from a block's first key to its last row).
+    private static func headProbabilities(_ m: TrainingShape, batchRow bi: Int, queries qh: UnsafePointer<Float>,
+                                          keys kg: UnsafePointer<Float>, starts st: UnsafePointer<Int32>, scale: Float,
+                                          into ph: UnsafeMutablePointer<Float>) {
+        let (t, d, qld, kld, rb, lows) = (m.t, m.d, m.h * m.d, m.kh * m.d, rowBlock, bi * m.blocks)
+        for blk in 0..<m.blocks {
+            let r0 = blk * rb, r1 = min(t, r0 + rb), lo = m.blockLows[lows + blk]
+            BLAS.gemm(.normal, .transposed, m: r1 - r0, n: r1 - lo, k: d, alpha: scale,
+                      a: qh + r0 * qld, lda: qld, b: kg + lo * kld, ldb: kld, c: ph + r0 * t + lo, ldc: t)
+        }
+        ThreadPool.shared.parallelFor(t, grain: rowGrain(t)) { rows in
+            for ti in rows {
+                let row = ph + ti * t, s = Int(st[ti]), r1 = min(t, (ti / rb + 1) * rb)
+                Kernels.softmaxRows(row + s, into: row + s, rows: 1, cols: ti - s + 1)
+                if s > 0 { row.update(repeating: 0, count: s) }
+                if ti + 1 < r1 { (row + ti + 1).update(repeating: 0, count: r1 - ti - 1) }
+            }
+        }
     }
 
     /// dOut [B, T, H·D] (or [B·T, H·D]) → (dQ [B, T, H, D], dK [B, T, K, D], dV [B, T, K, D]).
@@ -191,13 +226,14 @@ extension CausalAttention {
         let (t, h, d, qld, kld, rb) = (m.t, m.h, m.d, m.h * m.d, m.kh * m.d, rowBlock)
         precondition(dOut.count == m.b * t * qld && dOut.shape.last == qld,
                      "attention backward expects dOut [\(m.b), \(t), \(qld)] (or [\(m.b * t), \(qld)]), got \(dOut.shape)")
-        precondition(saved.probabilities.shape == [m.b, h, t, t],
-                     "saved probabilities \(saved.probabilities.shape) do not match [\(m.b), \(h), \(t), \(t)]")
         var dq = Tensor(zeros: [m.b, t, h, d])
         var dk = Tensor(zeros: [m.b, t, m.kh, d]), dv = Tensor(zeros: [m.b, t, m.kh, d])
         // dS of one head [T, T]; entries a product reads outside a row's visible keys are set to 0.
         let ds = UnsafeMutablePointer<Float>.allocate(capacity: max(t * t, 1))
         defer { ds.deallocate() }
+        // P of one head, recomputed exactly as the forward computed it.
+        let ph = UnsafeMutablePointer<Float>.allocate(capacity: max(t * t, 1))
+        defer { ph.deallocate() }
         dq.withUnsafeMutableBufferPointer { dqp in
         dk.withUnsafeMutableBufferPointer { dkp in
         dv.withUnsafeMutableBufferPointer { dvp in
@@ -205,16 +241,16 @@ extension CausalAttention {
         saved.queries.withUnsafeBufferPointer { qp in
         saved.keys.withUnsafeBufferPointer { kp in
         saved.values.withUnsafeBufferPointer { vp in
-        saved.probabilities.withUnsafeBufferPointer { pp in
         saved.segmentStarts.withUnsafeBufferPointer { sp in
             let dqb = dqp.baseAddress!, dkb = dkp.baseAddress!, dvb = dvp.baseAddress!, gb = gp.baseAddress!
-            let qb = qp.baseAddress!, kb = kp.baseAddress!, vb = vp.baseAddress!, pb = pp.baseAddress!
+            let qb = qp.baseAddress!, kb = kp.baseAddress!, vb = vp.baseAddress!
             let starts = sp.baseAddress!
             for u in 0..<(m.b * h) {
                 let bi = u / h, hi = u % h, g = hi / m.group
                 let qh = qb + bi * t * qld + hi * d, gh = gb + bi * t * qld + hi * d, dqh = dqb + bi * t * qld + hi * d
                 let kvOffset = bi * t * kld + g * d
-                let ph = pb + u * t * t, st = starts + bi * t, lows = bi * m.blocks
+                let st = starts + bi * t, lows = bi * m.blocks
+                headProbabilities(m, batchRow: bi, queries: qh, keys: kb + kvOffset, starts: st, scale: scale, into: ph)
                 // dP = dO·Vᵀ over each block's visible keys.
                 for blk in 0..<m.blocks {
                     let r0 = blk * rb, r1 = min(t, r0 + rb), lo = m.blockLows[lows + blk]
@@ -251,7 +287,7 @@ extension CausalAttention {
                               beta: 1, c: dvb + kvOffset + c0 * kld, ldc: kld)
                 }
             }
-        } } } } } } } } }
+        } } } } } } } }
         return (dq, dk, dv)
     }
 
