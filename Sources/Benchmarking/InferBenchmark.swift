@@ -23,6 +23,12 @@ public enum InferBenchmark {
         public var whittleVersion: String
         public var readBandwidthGBps: [String: Double]
         public var rows: [Row]
+
+        public init(whittleVersion: String, readBandwidthGBps: [String: Double], rows: [Row]) {
+            self.whittleVersion = whittleVersion
+            self.readBandwidthGBps = readBandwidthGBps
+            self.rows = rows
+        }
     }
 
     public static func smolLM2_135M() -> ModelConfig {

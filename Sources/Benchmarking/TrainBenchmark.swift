@@ -26,6 +26,12 @@ public enum TrainBenchmark {
         public var whittleVersion: String
         public var sequence: Int
         public var rows: [Row]
+
+        public init(whittleVersion: String, sequence: Int, rows: [Row]) {
+            self.whittleVersion = whittleVersion
+            self.sequence = sequence
+            self.rows = rows
+        }
     }
 
     public static func run(models: [String], modes: [String], batches: [Int], threadCounts: [Int], steps: Int,

@@ -141,11 +141,32 @@ struct BenchInfer: ParsableCommand {
     @Option(help: "Models, comma-separated: smollm2-135m, stories15m.")
     var models = "smollm2-135m,stories15m"
 
+    @Flag(help: .hidden)
+    var inProcess = false
+
     func run() throws {
         let json = options.json
-        let report = try InferBenchmark.run(threadCounts: try options.threadCounts(),
-                                            models: models.split(separator: ",").map(String.init), version: WhittleVersion.string,
-                                            progress: { line in if !json { print(line) } })
+        let modelList = models.split(separator: ",").map(String.init), threadList = try options.threadCounts()
+        let progress: (String) -> Void = { line in if !json { print(line) } }
+        var report: InferBenchmark.Report
+        if inProcess || modelList.count * threadList.count == 1 {
+            report = try InferBenchmark.run(threadCounts: threadList, models: modelList, version: WhittleVersion.string,
+                                            progress: progress)
+        } else {
+            // Each row in a fresh process, so that its peak RSS is its own.
+            report = InferBenchmark.Report(whittleVersion: WhittleVersion.string, readBandwidthGBps: [:], rows: [])
+            for m in modelList { for t in threadList {
+                let one: InferBenchmark.Report = try runBenchRow(
+                    ["bench", "infer", "--json", "--in-process", "--models", m, "--threads", "\(t)"])
+                for row in one.rows {
+                    progress(String(format: "%@ t=%d prefill %.0f tok/s, decode %.1f tok/s (bound %.1f), RSS %.0f MB", row.model,
+                                    row.threads, row.prefillTokensPerSecond, row.decodeTokensPerSecond,
+                                    row.decodeBoundTokensPerSecond, row.peakRSSMegabytes))
+                }
+                report.rows += one.rows
+                report.readBandwidthGBps.merge(one.readBandwidthGBps) { a, _ in a }
+            } }
+        }
         if json { print(try JSONOutput.encode(report)) }
     }
 }
@@ -174,15 +195,51 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Timed updates per row (after one warm-up update).")
     var steps = 3
 
+    @Flag(help: .hidden)
+    var inProcess = false
+
     func run() throws {
         let json = options.json
-        let report = try TrainBenchmark.run(models: models.split(separator: ",").map(String.init),
-                                            modes: modes.split(separator: ",").map(String.init),
-                                            batches: batches.split(separator: ",").compactMap { Int($0) },
-                                            threadCounts: try options.threadCounts(), steps: steps, version: WhittleVersion.string,
-                                            progress: { line in if !json { print(line) } })
+        let modelList = models.split(separator: ",").map(String.init), modeList = modes.split(separator: ",").map(String.init)
+        let batchList = batches.split(separator: ",").compactMap { Int($0) }, threadList = try options.threadCounts()
+        let progress: (String) -> Void = { line in if !json { print(line) } }
+        var report: TrainBenchmark.Report
+        if inProcess || modelList.count * modeList.count * batchList.count * threadList.count == 1 {
+            report = try TrainBenchmark.run(models: modelList, modes: modeList, batches: batchList, threadCounts: threadList,
+                                            steps: steps, version: WhittleVersion.string, progress: progress)
+        } else {
+            // Each row in a fresh process: peak RSS is then the row's own, not what earlier rows left in the heap.
+            report = TrainBenchmark.Report(whittleVersion: WhittleVersion.string, sequence: 512, rows: [])
+            for m in modelList { for mode in modeList { for b in batchList { for t in threadList {
+                let one: TrainBenchmark.Report = try runBenchRow(
+                    ["bench", "train", "--json", "--in-process", "--models", m, "--modes", mode, "--batches", "\(b)",
+                     "--threads", "\(t)", "--steps", "\(steps)"])
+                for row in one.rows {
+                    progress(String(format: "%@ %@ b%d t=%d: %.1f tokens/s (%.2f s/update), peak RSS %.0f MB",
+                                    row.model, row.mode, row.batch, row.threads, row.tokensPerSecond, row.updateSecondsMedian,
+                                    row.peakRSSMegabytes))
+                }
+                report.rows += one.rows
+            } } } }
+        }
         if json { print(try JSONOutput.encode(report)) }
     }
+}
+
+/// Runs this executable with `arguments` and decodes the JSON document it prints.
+func runBenchRow<T: Decodable>(_ arguments: [String]) throws -> T {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    process.arguments = arguments
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw ValidationError("benchmark row `whittle \(arguments.joined(separator: " "))` exited with status \(process.terminationStatus)")
+    }
+    return try JSONDecoder().decode(T.self, from: data)
 }
 
 struct BenchData: ParsableCommand {
