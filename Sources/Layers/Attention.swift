@@ -42,16 +42,14 @@ public struct KVCache: Sendable {
 /// Causal scaled-dot-product attention with grouped-query heads (query head h reads kv head h / (H/K), as
 /// transformers' `repeat_kv`). Queries at rows t attend to cached positions 0...past+t.
 ///
-/// Scores and the weighted sum are BLAS products per (batch, head); the softmax is Float32 over the unmasked
-/// prefix of each row (masked entries are exactly 0, as after adding −inf).
+/// Per (batch, head) and block of `rowBlock` query rows: scores = scale·Q·Kᵀ over the keys the block sees (BLAS),
+/// a Float32 softmax over each row's visible prefix (masked entries exactly 0, as after adding −inf), out = P·V
+/// (BLAS). Blocking skips the masked half of a long prefill's products; one [rows, S] scratch serves every head.
 public enum CausalAttention {
-    /// What backward needs: the (roped) queries and the probabilities [B, H, T, S].
-    public struct Saved: Sendable { public let queries: Tensor; public let probabilities: Tensor; public let past: Int }
-
     /// q [B, T, H, D], k and v [B, T, K, D] (already roped) → [B, T, H·D] (heads concatenated head-major).
     /// k and v are appended to `cache` first; `scale` multiplies the scores (usually 1/√D).
     public static func forward(queries q: Tensor, keys k: Tensor, values v: Tensor, scale: Float,
-                               cache: inout KVCache) -> (Tensor, Saved) {
+                               cache: inout KVCache) -> Tensor {
         precondition(q.rank == 4 && k.rank == 4, "attention expects [B, T, H, D] queries, got \(q.shape), keys \(k.shape)")
         let (b, t, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         let kh = k.shape[2]
@@ -59,53 +57,38 @@ public enum CausalAttention {
                      "queries \(q.shape) and keys \(k.shape) do not match (H must be a multiple of K)")
         let past = cache.length
         cache.append(keys: k, values: v)
-        let s = cache.length, cap = cache.capacity, group = h / kh
-        var probs = Tensor(zeros: [b, h, t, s])
-        var out = Tensor(zeros: [b, t, h * d])
+        let s = cache.length, cap = cache.capacity, group = h / kh, rb = rowBlock, qld = h * d
+        var out = Tensor(uninitialized: [b, t, h * d])   // every head's P·V writes its column block whole (S ≥ 1)
         let keys = cache.keys, values = cache.values
-        probs.withUnsafeMutableBufferPointer { pp in
-            out.withUnsafeMutableBufferPointer { op in
-                q.withUnsafeBufferPointer { qp in
-                    keys.withUnsafeBufferPointer { kp in
-                        values.withUnsafeBufferPointer { vp in
-                            let pb = pp.baseAddress!, ob = op.baseAddress!, qb = qp.baseAddress!
-                            let kb = kp.baseAddress!, vb = vp.baseAddress!
-                            // Scores = scale · Q·Kᵀ, one GEMM per (batch, head).
-                            for bi in 0..<b {
-                                for hi in 0..<h {
-                                    let kvBase = ((bi * kh + hi / group) * cap) * d
-                                    BLAS.gemm(.normal, .transposed, m: t, n: s, k: d, alpha: scale,
-                                              a: qb + bi * t * h * d + hi * d, lda: h * d,
-                                              b: kb + kvBase, ldb: d,
-                                              c: pb + (bi * h + hi) * t * s, ldc: s)
-                                }
-                            }
-                            // Causal softmax: row t sees past + t + 1 positions; the rest are 0.
-                            ThreadPool.shared.parallelFor(b * h * t, grain: rowGrain(s)) { rows in
-                                for r in rows {
-                                    let ti = r % t
-                                    let visible = past + ti + 1
-                                    let row = pb + r * s
-                                    Kernels.softmaxRows(row, into: row, rows: 1, cols: visible)
-                                    if visible < s { (row + visible).update(repeating: 0, count: s - visible) }
-                                }
-                            }
-                            // Out = P·V into the head's column block.
-                            for bi in 0..<b {
-                                for hi in 0..<h {
-                                    let kvBase = ((bi * kh + hi / group) * cap) * d
-                                    BLAS.gemm(.normal, .normal, m: t, n: d, k: s,
-                                              a: pb + (bi * h + hi) * t * s, lda: s,
-                                              b: vb + kvBase, ldb: d,
-                                              c: ob + bi * t * h * d + hi * d, ldc: h * d)
-                                }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(min(t, rb) * s, 1))
+        defer { scratch.deallocate() }
+        out.withUnsafeMutableBufferPointer { op in
+        q.withUnsafeBufferPointer { qp in
+        keys.withUnsafeBufferPointer { kp in
+        values.withUnsafeBufferPointer { vp in
+            let ob = op.baseAddress!, qb = qp.baseAddress!, kb = kp.baseAddress!, vb = vp.baseAddress!
+            for bi in 0..<b {
+                for hi in 0..<h {
+                    let kvBase = ((bi * kh + hi / group) * cap) * d
+                    for r0 in stride(from: 0, to: t, by: rb) {
+                        let r1 = min(t, r0 + rb), seen = past + r1   // the block's last row sees keys 0..<seen
+                        BLAS.gemm(.normal, .transposed, m: r1 - r0, n: seen, k: d, alpha: scale,
+                                  a: qb + (bi * t + r0) * qld + hi * d, lda: qld, b: kb + kvBase, ldb: d,
+                                  c: scratch, ldc: seen)
+                        ThreadPool.shared.parallelFor(r1 - r0, grain: rowGrain(seen)) { rows in
+                            for r in rows {
+                                let row = scratch + r * seen, visible = past + r0 + r + 1
+                                Kernels.softmaxRows(row, into: row, rows: 1, cols: visible)
+                                if visible < seen { (row + visible).update(repeating: 0, count: seen - visible) }
                             }
                         }
+                        BLAS.gemm(.normal, .normal, m: r1 - r0, n: d, k: seen, a: scratch, lda: seen,
+                                  b: vb + kvBase, ldb: d, c: ob + (bi * t + r0) * qld + hi * d, ldc: qld)
                     }
                 }
             }
-        }
-        return (out, Saved(queries: q, probabilities: probs, past: past))
+        } } } }
+        return out
     }
 }
 

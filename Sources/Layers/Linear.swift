@@ -102,7 +102,8 @@ public struct Linear: Sendable {
         let (n, i) = x.matrixShape
         precondition(i == inFeatures, "Linear expects last dimension \(inFeatures), got \(x.shape)")
         let o = outFeatures
-        var y = Tensor(zeros: Array(x.shape.dropLast()) + [o])
+        // Every element is written: the bias rows below, or the product with beta = 0 (k = 0 needs zeros).
+        var y = i > 0 || bias != nil ? Tensor(uninitialized: Array(x.shape.dropLast()) + [o]) : Tensor(zeros: Array(x.shape.dropLast()) + [o])
         var beta: Float = 0
         var loraInput: Tensor?
         var loraHidden: Tensor?

@@ -53,7 +53,7 @@ public struct GPT2Model: LanguageModel {
             let q = Self.columns(qkv, from: 0, width: c).reshaped([batch, t, h, d])
             let k = Self.columns(qkv, from: c, width: c).reshaped([batch, t, h, d])
             let v = Self.columns(qkv, from: 2 * c, width: c).reshaped([batch, t, h, d])
-            let (a, _) = CausalAttention.forward(queries: q, keys: k, values: v, scale: scale, cache: &cache.layers[i])
+            let a = CausalAttention.forward(queries: q, keys: k, values: v, scale: scale, cache: &cache.layers[i])
             let (o, _) = block.proj.forward(a.reshaped([n, c]))
             x.addScaled(o)
             let (hm, _) = block.ln2.forward(x)

@@ -64,7 +64,7 @@ public struct LlamaModel: LanguageModel {
             let (v, _) = block.v.forward(hn)
             let (qr, _) = rope.forward(q.reshaped([n, h, d]), positions: positions)
             let (kr, _) = rope.forward(k.reshaped([n, kh, d]), positions: positions)
-            let (a, _) = CausalAttention.forward(queries: qr.reshaped([batch, t, h, d]), keys: kr.reshaped([batch, t, kh, d]),
+            let a = CausalAttention.forward(queries: qr.reshaped([batch, t, h, d]), keys: kr.reshaped([batch, t, kh, d]),
                                                  values: v.reshaped([batch, t, kh, d]), scale: scale, cache: &cache.layers[i])
             let (o, _) = block.o.forward(a.reshaped([n, h * d]))
             x.addScaled(o)

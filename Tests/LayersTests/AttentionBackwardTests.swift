@@ -145,18 +145,38 @@ import Testing
     }
 
     /// With no segments the training forward equals the cached (inference) forward on an empty cache:
-    /// outputs and probabilities to |Δ| ≤ 1e-6·(1 + |cached|) (same products, blocked differently).
+    /// outputs to |Δ| ≤ 1e-6·(1 + |cached|) (same products, blocked differently).
     @Test(arguments: [(2, 100, 6, 2, 8), (1, 1, 2, 1, 4), (3, 5, 4, 4, 3), (1, 64, 3, 3, 16), (1, 65, 2, 1, 5)])
     func equalsCachedForward(_ b: Int, _ t: Int, _ h: Int, _ kh: Int, _ d: Int) {
         let x = Case(b: b, t: t, h: h, kh: kh, d: d, documents: Array(repeating: [t], count: b), seed: UInt64(200 + t))
-        let (out, saved) = x.forward()
+        let (out, _) = x.forward()
         var cache = KVCache(batch: b, kvHeads: kh, headDim: d, capacity: t)
-        let (cached, cachedSaved) = CausalAttention.forward(
+        let cached = CausalAttention.forward(
             queries: Tensor(shape: x.qShape, data: x.q), keys: Tensor(shape: x.kvShape, data: x.k),
             values: Tensor(shape: x.kvShape, data: x.v), scale: x.scale, cache: &cache)
         let what = "B \(b) T \(t) H \(h) K \(kh) D \(d)"
         expectClose(out.scalars, cached.scalars.map(Double.init), rtol: 1e-6, atol: 1e-6, "\(what) output")
-        expectClose(CausalAttention.probabilities(saved, scale: x.scale).scalars, cachedSaved.probabilities.scalars.map(Double.init), rtol: 1e-6, atol: 1e-6,
-                    "\(what) probabilities")
+    }
+
+    /// A prefill continued on a filled cache (past 30, then 100 rows: two row blocks, the second partial) gives the
+    /// rows of the whole sequence run at once. Criterion as `equalsCachedForward`.
+    @Test func continuedPrefillEqualsWholeSequence() {
+        let (b, t, h, kh, d, past) = (2, 130, 4, 2, 8, 30)
+        let x = Case(b: b, t: t, h: h, kh: kh, d: d, documents: Array(repeating: [t], count: b), seed: 300)
+        let (whole, _) = x.forward()
+        func rows(_ values: [Float], width: Int, _ range: Range<Int>) -> [Float] {
+            (0..<b).flatMap { bi in values[((bi * t + range.lowerBound) * width)..<((bi * t + range.upperBound) * width)] }
+        }
+        var cache = KVCache(batch: b, kvHeads: kh, headDim: d, capacity: t)
+        var outputs: [[Float]] = []
+        for range in [0..<past, past..<t] {
+            let n = range.count
+            outputs.append(CausalAttention.forward(
+                queries: Tensor(shape: [b, n, h, d], data: rows(x.q, width: h * d, range)),
+                keys: Tensor(shape: [b, n, kh, d], data: rows(x.k, width: kh * d, range)),
+                values: Tensor(shape: [b, n, kh, d], data: rows(x.v, width: kh * d, range)), scale: x.scale, cache: &cache).scalars)
+        }
+        expectClose(outputs[0], rows(whole.scalars, width: h * d, 0..<past).map(Double.init), rtol: 1e-6, atol: 1e-6, "first 30 rows")
+        expectClose(outputs[1], rows(whole.scalars, width: h * d, past..<t).map(Double.init), rtol: 1e-6, atol: 1e-6, "rows 30..<130")
     }
 }
