@@ -37,7 +37,9 @@ public struct Preflight: Sendable {
         let gflops = probe(width: c, ff: f)
         let matmulParams = Double(total - config.vocabSize * c * (config.tieWordEmbeddings ? 0 : 1))
         let perToken = (full ? 6 : 4) * matmulParams + Double(3 * 4 * config.numLayers * t * c)
-        let seconds = Double(updatesPerEpoch * options.gradientAccumulation * tokens) * perToken / (gflops * 1e9)
+        let elementwisePerToken = Double(config.numLayers * (24 * c + 12 * f + 4 * h * max(t / 2, 1)) + 4 * config.vocabSize)
+        let perTokenSeconds = perToken / (gflops * 1e9) + elementwisePerToken / (elementwiseProbe() * 1e9)
+        let seconds = Double(updatesPerEpoch * options.gradientAccumulation * tokens) * perTokenSeconds
         return Preflight(totalParameters: total, trainableParameters: trainable, predictedPeakBytes: peak,
                          availableBytes: availableMemory(), probeGFLOPS: gflops, secondsPerEpoch: seconds)
     }
@@ -76,6 +78,26 @@ public struct Preflight: Sendable {
             rounds += 1
         }
         return best
+    }
+
+    /// Element-wise speed, Gelem/s: a row softmax (exp-bound, like most of a step's non-GEMM work) over 1 MB.
+    static func elementwiseProbe() -> Double {
+        let rows = 64, cols = 4096
+        var x = Tensor(zeros: [rows, cols])
+        var rng = RandomGenerator(seed: 2)
+        rng.fillUniform(&x, low: -4, high: 4)
+        var y = Tensor(zeros: [rows, cols])
+        var best = 0.0
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                for _ in 0..<8 {
+                    let t0 = Date()
+                    Kernels.softmaxRows(xp.baseAddress!, into: yp.baseAddress!, rows: rows, cols: cols)
+                    best = max(best, Double(rows * cols) / max(Date().timeIntervalSince(t0), 1e-9) / 1e9)
+                }
+            }
+        }
+        return max(best, 0.01)
     }
 
     static func availableMemory() -> Int? {
