@@ -5,7 +5,7 @@ import PackageDescription
 
 /// Release builds are what users and benchmarks run; these flags were measured (see README "Build settings").
 let optimized: [SwiftSetting] = [
-    .unsafeFlags(["-O", "-wmo", "-target-cpu", "native"], .when(configuration: .release)),
+    .unsafeFlags(["-O", "-wmo", "-target-cpu", "native", "-Xcc", "-fno-math-errno"], .when(configuration: .release)),
 ]
 
 let package = Package(

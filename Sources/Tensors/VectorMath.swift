@@ -4,13 +4,15 @@ public typealias Vec16 = SIMD16<Float>
 
 @usableFromInline let vecWidth = 16
 
+/// 16 floats from `p` (no alignment needed).
 @inlinable @inline(__always)
-func load16(_ p: UnsafePointer<Float>) -> Vec16 {
+public func load16(_ p: UnsafePointer<Float>) -> Vec16 {
     UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
 }
 
+/// Stores 16 floats at `p` (no alignment needed).
 @inlinable @inline(__always)
-func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
+public func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
 }
 

@@ -73,7 +73,24 @@ public struct AdamW: Sendable {
                     moments.v.withUnsafeMutableBufferPointer { v in
                         let P = p.baseAddress!, G = g.baseAddress!, M = m.baseAddress!, V = v.baseAddress!
                         ThreadPool.shared.parallelFor(n, grain: Kernels.parallelGrain) { range in
-                            for i in range {
+                            // 16 lanes at a time, each lane the scalar formula below (same operations in the same
+                            // order, IEEE per lane: the same bits as the scalar loop).
+                            var i = range.lowerBound
+                            let vb1 = Vec16(repeating: b1), vbeta2 = Vec16(repeating: beta2), vb2 = Vec16(repeating: b2)
+                            let vstep = Vec16(repeating: stepSize), vbc2 = Vec16(repeating: bc2Sqrt)
+                            let veps = Vec16(repeating: eps), vdecay = Vec16(repeating: decay)
+                            while i + 16 <= range.upperBound {
+                                let gi = load16(G + i), m0 = load16(M + i)
+                                var pi = load16(P + i)
+                                if decay != 1 { pi = pi * vdecay }
+                                let mi = m0 + vb1 * (gi - m0)
+                                let vi = load16(V + i) * vbeta2 + vb2 * (gi * gi)
+                                store16(mi, M + i)
+                                store16(vi, V + i)
+                                store16(pi + vstep * (mi / (vi.squareRoot() / vbc2 + veps)), P + i)
+                                i += 16
+                            }
+                            while i < range.upperBound {
                                 let gi = G[i]
                                 var pi = P[i]
                                 if decay != 1 { pi = pi * decay }
@@ -82,6 +99,7 @@ public struct AdamW: Sendable {
                                 M[i] = mi
                                 V[i] = vi
                                 P[i] = pi + stepSize * (mi / (vi.squareRoot() / bc2Sqrt + eps))
+                                i += 1
                             }
                         }
                     }
