@@ -21,6 +21,8 @@ public struct MachineProbe: Codable, Sendable {
     public var theoreticalPeakGFLOPS: Double
     public var blasConfig: String
     public var blasCore: String
+    /// Set when Whittle re-selected OpenBLAS's kernels at start-up (see `BLASKernels`).
+    public var blasCoreOverride: String?
 
     public static func measure(threads: Int) -> MachineProbe {
         let clock = whittle_c_probe_clock_hz(Int32(threads), 0.2)
@@ -31,7 +33,7 @@ public struct MachineProbe: Codable, Sendable {
         return MachineProbe(
             cpu: cpuModelName(), threads: threads, clockGHz: clock / 1e9, flopsPerCycle: rounded,
             measuredFMAGFLOPS: fma / 1e9, theoreticalPeakGFLOPS: clock / 1e9 * rounded * Double(threads),
-            blasConfig: blas.config, blasCore: blas.core)
+            blasConfig: blas.config, blasCore: blas.core, blasCoreOverride: BLASKernels.override)
     }
 
     static func cpuModelName() -> String {

@@ -28,6 +28,7 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "negative GEMM size \(m)×\(n)×\(k)")
+        _ = BLASKernels.selection
         precondition(lda >= max(1, transA == .normal ? k : m), "lda \(lda) too small for \(transA) A of \(m)×\(k)")
         precondition(ldb >= max(1, transB == .normal ? n : k), "ldb \(ldb) too small for \(transB) B of \(k)×\(n)")
         precondition(ldc >= max(1, n), "ldc \(ldc) too small for C of \(m)×\(n)")

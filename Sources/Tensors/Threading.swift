@@ -22,6 +22,7 @@ public enum Threading {
     static var pool: ThreadPool {
         state.withLock { current in
             if let current { return current }
+            _ = BLASKernels.selection
             let made = ThreadPool(threadCount: defaultThreadCount)
             openblas_set_num_threads(Int32(made.threadCount))
             current = made
@@ -43,11 +44,12 @@ public enum Threading {
             return previous
         }
         old?.shutdown()
+        _ = BLASKernels.selection
         openblas_set_num_threads(Int32(threads))
     }
 
     /// OpenBLAS's build configuration and the kernel family it picked for this CPU.
     public static var blasDescription: (config: String, core: String) {
-        (String(cString: openblas_get_config()), String(cString: openblas_get_corename()))
+        (String(cString: openblas_get_config()), BLASKernels.core)
     }
 }

@@ -6,6 +6,19 @@ import TestSupport
 @Suite struct GEMMTests {
     static let sizes = [1, 3, 7, 33, 65]
 
+    /// OpenBLAS runs the kernel family the CPU supports: an OpenBLAS older than the CPU falls back to Prescott
+    /// (SSE3, ~4.5× slower on AVX-512 machines) unless `BLASKernels` re-selects. Checks nothing when the user chose
+    /// the family (`OPENBLAS_CORETYPE`) or the CPU has no AVX2 + FMA.
+    @Test func openBLASUsesKernelsTheCPUSupports() {
+        let flags = BLASKernels.cpuFlags() ?? []
+        guard BLASKernels.userCoreType == nil, flags.isSuperset(of: ["avx2", "fma"]) else { return }
+        let core = BLASKernels.core.lowercased()
+        #expect(core != "prescott", "OpenBLAS runs \(core) kernels on a CPU with AVX2 + FMA")
+        if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]) {
+            #expect(["skylakex", "cooperlake", "sapphirerapids", "zen"].contains(core), "OpenBLAS runs \(core) kernels on an AVX-512 CPU")
+        }
+    }
+
     /// Runs BLAS.gemm and NaiveKernels.gemm on the same operands (optionally with padded leading dimensions)
     /// and compares C with a tolerance scaled by K (fp32 accumulation order differs from the Double twin).
     func check(_ ta: Transpose, _ tb: Transpose, m: Int, n: Int, k: Int, alpha: Float, beta: Float, pad: Int) {
