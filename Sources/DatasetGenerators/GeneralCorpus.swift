@@ -53,6 +53,7 @@ public enum GeneralCorpus {
     /// A record's text and its word count (for chats, the words of the messages, not the ChatML markers).
     static func record(_ rng: inout RandomGenerator) -> (text: String, words: Int) {
         let isChat = rng.chance(chatFraction)
+        if recallFraction > 0 && !isChat && rng.chance(recallFraction) { return recall(&rng) }   // no draw when off
         var filler = TemplateFiller(rng: rng)
         let record = isChat ? chat(&filler) : prose(&filler)
         rng = filler.rng
