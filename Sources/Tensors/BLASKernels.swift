@@ -21,7 +21,7 @@ public enum BLASKernels {
         return String(cString: openblas_get_corename())
     }
 
-    /// What happened at start-up: nil when OpenBLAS's own choice was kept, else "Prescott → SkylakeX" and why.
+    /// What happened at start-up: nil when OpenBLAS's own choice was kept, else a sentence naming both families.
     public static var override: String? { selection }
 
     /// Runs once, before the first product (`BLAS.gemm` and `Threading` touch it).
