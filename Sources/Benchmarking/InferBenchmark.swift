@@ -16,6 +16,12 @@ public enum InferBenchmark {
         public var decodeBoundTokensPerSecond: Double
         public var fractionOfDecodeBound: Double
         public var peakRSSMegabytes: Double
+
+        /// The row as the table line `whittle bench infer` prints.
+        public var summary: String {
+            String(format: "%@ t=%d prefill %.0f tok/s, decode %.1f tok/s (bound %.1f), RSS %.0f MB", model, threads,
+                   prefillTokensPerSecond, decodeTokensPerSecond, decodeBoundTokensPerSecond, peakRSSMegabytes)
+        }
     }
 
     public struct Report: Codable, Sendable {
@@ -132,8 +138,7 @@ public enum InferBenchmark {
                 let row = Row(model: name, threads: t, parameters: paramCount, prefillTokensPerSecond: median(prefill),
                               decodeTokensPerSecond: d, decodeBoundTokensPerSecond: bound, fractionOfDecodeBound: d / bound,
                               peakRSSMegabytes: peakRSSMegabytes())
-                progress(String(format: "%@ t=%d prefill %.0f tok/s, decode %.1f tok/s (bound %.1f), RSS %.0f MB",
-                                name, t, row.prefillTokensPerSecond, d, bound, row.peakRSSMegabytes))
+                progress(row.summary)
                 rows.append(row)
             }
         }

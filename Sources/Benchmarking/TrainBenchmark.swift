@@ -19,6 +19,12 @@ public enum TrainBenchmark {
         public var tokensPerSecond: Double
         public var updateSecondsMedian: Double
         public var peakRSSMegabytes: Double
+
+        /// The row as the table line `whittle bench train` prints.
+        public var summary: String {
+            String(format: "%@ %@ b%d t=%d: %.1f tokens/s (%.2f s/update), peak RSS %.0f MB", model, mode, batch, threads,
+                   tokensPerSecond, updateSecondsMedian, peakRSSMegabytes)
+        }
     }
 
     public struct Report: Codable, Sendable {
@@ -46,8 +52,7 @@ public enum TrainBenchmark {
                         InferBenchmark.resetPeakRSS()
                         let row = try measure(config: config, name: name, mode: mode, batch: batch, threads: t,
                                               steps: steps, sequence: sequence)
-                        progress(String(format: "%@ %@ b%d t=%d: %.1f tokens/s (%.2f s/update), peak RSS %.0f MB",
-                                        name, mode, batch, t, row.tokensPerSecond, row.updateSecondsMedian, row.peakRSSMegabytes))
+                        progress(row.summary)
                         rows.append(row)
                     }
                 }

@@ -22,8 +22,12 @@ public struct Preflight: Sendable {
     /// Memory: f32 weights, plus gradient and two AdamW moments per trainable value, plus the activations one
     /// micro-batch keeps for backward (per token per layer: the residual stream and norms, q/k/v and their rotated
     /// copies, the MLP's three F-wide products; attention probabilities are recomputed per head in backward, so only
-    /// two [T, T] scratch buffers), plus one LM-head chunk and a fixed 80 MB for the program. Time: 6 FLOPs per weight per token for full fine-tuning (forward 2, backward 4),
-    /// 4 for LoRA (no weight-gradient products on frozen weights), plus attention, at the probe's rate.
+    /// two [T, T] scratch buffers), plus one LM-head chunk and a fixed 80 MB for the program.
+    /// Time: 6 FLOPs per weight per token for full fine-tuning (forward 2, backward 4), 4 for LoRA (no weight-gradient
+    /// products on frozen weights), plus attention, at the GEMM probe's rate; plus the element-wise work (norms,
+    /// rotations, activations, softmaxes over the attended keys and the vocabulary, forward and backward) at a softmax
+    /// probe's rate. Without that second term tiny models were predicted ~2.5× too fast (the bundled 2M model: 20 s
+    /// per epoch predicted, 50 s measured), as their time is mostly not GEMM.
     public static func estimate(config: ModelConfig, trainable: Int, full: Bool, options: TrainingOptions, maxLength: Int,
                                 updatesPerEpoch: Int) -> Preflight {
         let total = config.parameterShapes().reduce(0) { $0 + $1.shape.reduce(1, *) }

@@ -158,11 +158,7 @@ struct BenchInfer: ParsableCommand {
             for m in modelList { for t in threadList {
                 let one: InferBenchmark.Report = try runBenchRow(
                     ["bench", "infer", "--json", "--in-process", "--models", m, "--threads", "\(t)"])
-                for row in one.rows {
-                    progress(String(format: "%@ t=%d prefill %.0f tok/s, decode %.1f tok/s (bound %.1f), RSS %.0f MB", row.model,
-                                    row.threads, row.prefillTokensPerSecond, row.decodeTokensPerSecond,
-                                    row.decodeBoundTokensPerSecond, row.peakRSSMegabytes))
-                }
+                for row in one.rows { progress(row.summary) }
                 report.rows += one.rows
                 report.readBandwidthGBps.merge(one.readBandwidthGBps) { a, _ in a }
             } }
@@ -214,11 +210,7 @@ struct BenchTrain: ParsableCommand {
                 let one: TrainBenchmark.Report = try runBenchRow(
                     ["bench", "train", "--json", "--in-process", "--models", m, "--modes", mode, "--batches", "\(b)",
                      "--threads", "\(t)", "--steps", "\(steps)"])
-                for row in one.rows {
-                    progress(String(format: "%@ %@ b%d t=%d: %.1f tokens/s (%.2f s/update), peak RSS %.0f MB",
-                                    row.model, row.mode, row.batch, row.threads, row.tokensPerSecond, row.updateSecondsMedian,
-                                    row.peakRSSMegabytes))
-                }
+                for row in one.rows { progress(row.summary) }
                 report.rows += one.rows
             } } } }
         }
