@@ -12,7 +12,7 @@ public struct EvaluationSection: Codable, Sendable, Equatable {
     /// Evaluation data (any format the data section reads); empty = no evaluation at the end of training.
     public var data: String = ""
     /// Task metrics by name (`exact_match`, `numeric`, `regex=PATTERN`, `contains`, `multiple_choice`, `json_valid`,
-    /// `token_f1`, `rouge_l`); loss and perplexity are always reported.
+    /// `token_f1`, `rouge_l`, `json_fields`); loss and perplexity are always reported.
     public var metrics: [String] = []
     /// Examples shown side by side in the report.
     public var samples: Int = 6

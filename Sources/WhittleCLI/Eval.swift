@@ -27,7 +27,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Record format: auto, text, prompt_completion, alpaca, chat, sharegpt.") var format = "auto"
     @Option(name: .customLong("key-map"), help: "Rename a key: FILE_KEY=FORMAT_KEY (repeatable), e.g. question=prompt.") var keyMap: [String] = []
     @Option(help: "Prompt format for prompt/completion and alpaca records: plain, alpaca, chat_template.") var promptFormat = "plain"
-    @Option(help: "Task metrics, comma-separated: exact_match, numeric, regex=PATTERN, contains, multiple_choice, json_valid, token_f1, rouge_l.")
+    @Option(help: "Task metrics, comma-separated: exact_match, numeric, regex=PATTERN, contains, multiple_choice, json_valid, json_fields, token_f1, rouge_l.")
     var metrics: String = ""
     @Option(help: "Write report.json, report.md and report.html into this folder.") var report: String?
     @Flag(help: "Print the report's summary as JSON.") var json = false

@@ -64,6 +64,20 @@ import TestSupport
         #expect(pythonLenient >= 4)
     }
 
+    @Test func jsonFieldsMatchesPythonReference() throws {
+        let f = try loadFixture("metrics/json_fields.json")
+        let spec = Self.spec("json_fields")
+        var partial = 0
+        for c in f["cases"].array {
+            let p = c["prediction"].string, r = c["reference"].string, expected = c["score"].double
+            #expect(try spec.score(prediction: p, reference: r) == expected, "json_fields of \(p.debugDescription) vs \(r.debugDescription)")
+            if expected > 0 && expected < 1 { partial += 1 }
+        }
+        #expect(partial >= 5, "the fixture has partial-credit cases")
+        #expect(throws: MetricError.referenceNotJSONObject("[1]")) { try spec.score(prediction: "{}", reference: "[1]") }
+        #expect(throws: MetricError.referenceNotJSONObject("not json")) { try spec.score(prediction: "{}", reference: "not json") }
+    }
+
     /// Python's json raises RecursionError near a thousand levels; the validator keeps an explicit stack instead, so a
     /// model that emits 100 000 brackets costs a linear scan, not a crash.
     @Test func deepNestingIsSafe() {
@@ -88,9 +102,9 @@ import TestSupport
 
     @Test func metricNamesAndProperties() throws {
         #expect(TaskMetric.allCases.map(\.rawValue) == ["exact_match", "numeric", "regex", "contains", "multiple_choice",
-                                                        "json_valid", "token_f1", "rouge_l"])
+                                                        "json_valid", "json_fields", "token_f1", "rouge_l"])
         #expect(TaskMetric.allCases.map(\.displayName) == ["exact match", "numeric answer", "regex match", "contains",
-                                                           "multiple choice", "valid JSON", "token F1", "ROUGE-L"])
+                                                           "multiple choice", "valid JSON", "JSON fields", "token F1", "ROUGE-L"])
         #expect(TaskMetric.allCases.filter { !$0.needsGeneration } == [.multipleChoice])
         let regex = try MetricSpec(parsing: "regex=^SELECT .*$")
         #expect(regex.metric == .regex && regex.pattern == "^SELECT .*$" && regex.name == "regex" && regex.text == "regex=^SELECT .*$")

@@ -292,6 +292,87 @@ def metrics_json():
     write_json("metrics/json.json", {"source": "Python json.loads(text.strip(), parse_constant=raise)", "cases": rows})
 
 
+# MARK: - JSON fields
+
+def json_equal(a, b):
+    """Equal by JSON type and value: numbers by value, booleans are not numbers, objects ignore key order."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def strict_loads(text):
+    def reject(name):
+        raise ValueError(f"non-RFC constant {name}")
+    return json.loads(text.strip(), parse_constant=reject)
+
+
+def json_fields(prediction, reference):
+    ref = strict_loads(reference)
+    assert isinstance(ref, dict)
+    try:
+        pred = strict_loads(prediction)
+    except (ValueError, RecursionError):
+        return 0.0
+    if not isinstance(pred, dict):
+        return 0.0
+    if not ref:
+        return 1.0
+    return sum(1 for k in ref if k in pred and json_equal(pred[k], ref[k])) / len(ref)
+
+
+ORDER = ' {"item": "mug", "quantity": 3, "size": "large", "color": "red", "city": "York", "shipping": "express"}'
+JSON_FIELD_CASES = [
+    (ORDER, ORDER),
+    (ORDER.replace('"York"', '"Leeds"'), ORDER),
+    (ORDER.replace('"York"', '"york"').replace('"red"', '"blue"'), ORDER),
+    (ORDER.replace("3", "3.0"), ORDER),
+    (ORDER.replace("3", '"3"'), ORDER),
+    ('{"shipping": "express", "city": "York", "color": "red", "size": "large", "quantity": 3, "item": "mug"}', ORDER),
+    ('{"item": "mug", "quantity": 3}', ORDER),
+    ('{"item": "mug", "quantity": 3, "extra": 1, "size": "large"}', ORDER),
+    ('{"item": "pen", "item": "mug"}', ORDER),
+    ('{"item": "mug", "item": "pen"}', ORDER),
+    (ORDER[:-1], ORDER),
+    ('', ORDER),
+    ('[1, 2]', ORDER),
+    ('"mug"', ORDER),
+    ('{"item": "mug"} trailing', ORDER),
+    ('{"item": NaN}', '{"item": 1}'),
+    ('{"a": true}', '{"a": 1}'),
+    ('{"a": 1}', '{"a": true}'),
+    ('{"a": false}', '{"a": false}'),
+    ('{"a": null}', '{"a": null}'),
+    ('{"a": 0}', '{"a": null}'),
+    ('{"a": [1, 2.0, "x"]}', '{"a": [1.0, 2, "x"]}'),
+    ('{"a": [1, 2]}', '{"a": [2, 1]}'),
+    ('{"a": {"y": 2, "x": 1}}', '{"a": {"x": 1, "y": 2}}'),
+    ('{"a": {"x": 1}}', '{"a": {"x": 1, "y": 2}}'),
+    ('{"a": 1e2, "b": -0.0, "c": 12345678901234}', '{"a": 100, "b": 0, "c": 12345678901234}'),
+    ('{"a": "\\u00e9", "b": "caf\u00e9"}', '{"a": "\\u00e9", "b": "caf\u00e9"}'),
+    ('{"k": "\u00e9"}', '{"k": "e\u0301"}'),
+    ('{"\u00e9": 1, "e\u0301": 2}', '{"e\u0301": 2, "\u00e9": 1}'),
+    ('{"\u00e9": 2}', '{"e\u0301": 2}'),
+    ('{"x": 1}', '{}'),
+    ('[]', '{}'),
+    ('\n\t {"a": 1}  \n', '  {"a": 1, "b": 2}'),
+]
+
+
+@fixture("metrics-json-fields")
+def metrics_json_fields():
+    """json_fields: share of the reference object's keys the prediction has with an equal value (defined here)."""
+    rows = [{"prediction": p, "reference": r, "score": json_fields(p, r)} for p, r in JSON_FIELD_CASES]
+    write_json("metrics/json_fields.json", {"source": "json_fields() in gen_metrics.py over Python json.loads",
+                                            "cases": rows})
+
+
 # MARK: - Regex
 
 REGEX_CASES = [

@@ -15,6 +15,9 @@ public enum TaskMetric: String, CaseIterable, Codable, Sendable {
     case multipleChoice = "multiple_choice"
     /// 1 when the prediction, stripped of surrounding whitespace, is exactly one RFC 8259 JSON value.
     case jsonValid = "json_valid"
+    /// The share of the reference JSON object's top-level keys that the prediction, parsed as a JSON object, has with
+    /// an equal value (`JSONFields`); 0 when the prediction is not a JSON object. Partial credit for extraction tasks.
+    case jsonFields = "json_fields"
     /// SQuAD v1.1 token F1 over normalised tokens.
     case tokenF1 = "token_f1"
     /// rouge-score's ROUGE-L F-measure (`RougeL`).
@@ -29,6 +32,7 @@ public enum TaskMetric: String, CaseIterable, Codable, Sendable {
         case .contains: "contains"
         case .multipleChoice: "multiple choice"
         case .jsonValid: "valid JSON"
+        case .jsonFields: "JSON fields"
         case .tokenF1: "token F1"
         case .rougeL: "ROUGE-L"
         }
@@ -52,6 +56,8 @@ public enum MetricError: Error, CustomStringConvertible, Equatable, Sendable {
     case notTextMetric(String)
     /// A `numeric` reference with no number in it.
     case referenceWithoutNumber(String)
+    /// A `json_fields` reference that is not one JSON object.
+    case referenceNotJSONObject(String)
     /// The same metric named twice in one list (report.json keys scores by metric name).
     case duplicateMetric(String)
 
@@ -75,6 +81,9 @@ public enum MetricError: Error, CustomStringConvertible, Equatable, Sendable {
         case .referenceWithoutNumber(let reference):
             let shown = reference.count > 80 ? String(reference.prefix(77)) + "..." : reference
             return "numeric metric: the reference '\(shown)' contains no number (expected '#### 42' or a number)"
+        case .referenceNotJSONObject(let reference):
+            let shown = reference.count > 80 ? String(reference.prefix(77)) + "..." : reference
+            return "json_fields metric: the reference '\(shown)' is not one JSON object (expected {\"key\": value, ...})"
         }
     }
 }
@@ -171,6 +180,11 @@ public struct MetricSpec: Codable, Sendable, Equatable {
             throw .notTextMetric(metric.rawValue)
         case .jsonValid:
             return StrictJSON.isValid(TextNormalization.pythonStrip(prediction)) ? 1 : 0
+        case .jsonFields:
+            guard let score = JSONFields.score(prediction: prediction, reference: reference) else {
+                throw .referenceNotJSONObject(reference)
+            }
+            return score
         case .tokenF1:
             return Self.tokenF1(prediction: TextNormalization.scalarTokens(prediction),
                                 reference: TextNormalization.scalarTokens(reference))
@@ -213,13 +227,13 @@ public struct MetricSpec: Codable, Sendable, Equatable {
     }
 
     /// The metric name within a small edit distance of `name` (case-insensitive, "-" and " " read as "_"), else the
-    /// one metric with `name` as a whole "_"-separated part ("f1" → token_f1, "json" → json_valid), if any.
+    /// first metric with `name` as a whole "_"-separated part ("f1" → token_f1, "json" → json_valid), if any.
     static func closestName(to name: String) -> String? {
         let probe = name.lowercased().replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: " ", with: "_")
         let scored = TaskMetric.allCases.map { ($0.rawValue, editDistance(Array(probe), Array($0.rawValue))) }
         if let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, best.0.count / 3) { return best.0 }
         let parts = TaskMetric.allCases.map(\.rawValue).filter { $0.split(separator: "_").contains(Substring(probe)) }
-        return parts.count == 1 ? parts[0] : nil
+        return parts.first   // "json" → json_valid (the first of json_valid, json_fields)
     }
 
     static func editDistance(_ a: [Character], _ b: [Character]) -> Int {

@@ -116,7 +116,7 @@ public struct JSONParser {
             guard bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key, found \(describe(i))", at: i) }
             let keyAt = i
             let key = try string()
-            let existing = pairs.firstIndex { $0.key == key }
+            let existing = pairs.firstIndex { $0.key.unicodeScalars.elementsEqual(key.unicodeScalars) }   // by code point, as Python
             if existing != nil && duplicates == .reject { throw error("duplicate key \"\(key)\"", at: keyAt) }
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else {
