@@ -68,7 +68,8 @@ public struct TrainingPlan: Sendable {
         var counts: Counts?, batches: Int?
         let missing = (recipe.data.train + recipe.data.valid + recipe.data.test).filter { !fm.fileExists(atPath: $0) }
         let tokenizerPath = (folder as NSString).appendingPathComponent("tokenizer.json")
-        let fullRows = "every micro-batch counted as \(recipe.training.batchSize) full rows of \(recipe.data.maxLength) tokens"
+        let b = recipe.training.batchSize
+        let fullRows = "every micro-batch counted as \(b) full row\(b == 1 ? "" : "s") of \(recipe.data.maxLength) tokens"
         if !missing.isEmpty {
             assumptions.append("data not found (\(missing.joined(separator: ", "))): \(fullRows)")
         } else if !fm.fileExists(atPath: tokenizerPath) {
@@ -113,8 +114,10 @@ public struct TrainingPlan: Sendable {
         for a in assumptions { out.append("assumed: \(a)") }
         out.append(preflight.summary)
         let per100 = ProgressPrinter.duration(100 * preflight.secondsPerUpdate)
-        var time = "predicted time: ~\(ProgressPrinter.duration(preflight.secondsPerUpdate)) per update "
-            + "(\(t.batchSize) × \(recipe.data.maxLength) tokens × \(t.gradientAccumulation) micro-batches), ~\(per100) per 100 updates"
+        let perUpdate = preflight.secondsPerUpdate < 1 ? String(format: "%.2fs", preflight.secondsPerUpdate)
+                                                       : ProgressPrinter.duration(preflight.secondsPerUpdate)
+        var time = "predicted time: ~\(perUpdate) per update (\(t.batchSize) × \(recipe.data.maxLength) tokens × "
+            + "\(t.gradientAccumulation) micro-batch\(t.gradientAccumulation == 1 ? "" : "es")), ~\(per100) per 100 updates"
         if let n = totalUpdates, let total = totalSeconds {
             time += "; this run: \(n) updates"
             if t.maxSteps == 0 { time += " (\(Self.number(t.epochs)) epochs)" }

@@ -276,7 +276,6 @@ public struct Trainer {
                       segmentStarts: b.segmentStarts)
     }
 
-    /// Micro-batches in the first epoch of `stream` (packing makes it depend on the example lengths and order).
     /// Updates a run makes: `max_steps`, or epochs × micro-batches per epoch ÷ accumulation, each rounded up.
     public static func totalSteps(options: TrainingOptions, batchesPerEpoch: Int) -> Int {
         if options.maxSteps > 0 { return options.maxSteps }
@@ -291,6 +290,7 @@ public struct Trainer {
                                  padID: 0, seed: options.seed, shuffle: options.shuffle))
     }
 
+    /// Micro-batches in the first epoch of `stream` (packing makes it depend on the example lengths and order).
     static func countBatches(_ stream: BatchStream) -> Int {
         var s = stream
         s.cursor = DataCursor()
