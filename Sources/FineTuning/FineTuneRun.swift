@@ -27,9 +27,13 @@ public struct FineTuneRun {
         public var live: Bool
         /// Where the token cache lives.
         public var cacheDirectory: String
+        /// The machine speeds the pre-flight time prediction uses; nil = measure them (the GEMM and softmax probes).
+        /// Tests fix them to compare predictions exactly.
+        public var preflightRates: Preflight.Rates?
 
         public init(recipePath: String, overrides: [String] = [], resume: String? = nil, commandLine: String,
-                    version: String, live: Bool, cacheDirectory: String = "Checkpoints/cache") {
+                    version: String, live: Bool, cacheDirectory: String = "Checkpoints/cache",
+                    preflightRates: Preflight.Rates? = nil) {
             self.recipePath = recipePath
             self.overrides = overrides
             self.resume = resume
@@ -37,6 +41,7 @@ public struct FineTuneRun {
             self.version = version
             self.live = live
             self.cacheDirectory = cacheDirectory
+            self.preflightRates = preflightRates
         }
     }
 
@@ -52,6 +57,8 @@ public struct FineTuneRun {
         public var firstValidationLoss: Double?
         /// The evaluation report folder, when the recipe asked for one.
         public var reportFolder: String? = nil
+        /// The pre-flight estimate printed before step 1.
+        public var preflight: Preflight? = nil
     }
 
     // MARK: - Setup
@@ -104,21 +111,9 @@ public struct FineTuneRun {
         let base = loaded.model.parameters
 
         // Data: train (through the token cache), validation and test by file or by ratio.
-        let renderer = try ExampleRenderer(tokenizer: loaded.tokenizer, chat: loaded.chat, options: recipe.data.renderOptions)
-        let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json"].map { (recipe.model.path as NSString).appendingPathComponent($0) }
-            .filter { FileManager.default.fileExists(atPath: $0) }
-        let cached = try DataPipeline.cached(files: recipe.data.train, tokenizerFiles: tokenizerFiles, renderer: renderer,
-                                             options: recipe.data, cacheDirectory: options.cacheDirectory)
-        var train = cached.cache.examples
-        var valid: [TokenizedExample] = [], test: [TokenizedExample] = []
-        if recipe.data.validRatio > 0 || recipe.data.testRatio > 0 {
-            let split = DataSplit.byRatio(train, valid: recipe.data.validRatio, test: recipe.data.testRatio, seed: recipe.data.splitSeed)
-            (train, valid, test) = (split.train, split.valid, split.test)
-        }
-        if !recipe.data.valid.isEmpty { valid = try DataPipeline.prepare(files: recipe.data.valid, renderer: renderer, options: recipe.data).examples }
-        if !recipe.data.test.isEmpty { test = try DataPipeline.prepare(files: recipe.data.test, renderer: renderer, options: recipe.data).examples }
-        guard !train.isEmpty else { throw RunError("no training examples left in \(recipe.data.train.joined(separator: ", "))") }
-        let dataHash = SHA256.hex(cached.cache.key)
+        let data = try prepareData(recipe, tokenizer: loaded.tokenizer, chat: loaded.chat, cacheDirectory: options.cacheDirectory)
+        let (train, valid, test) = (data.train, data.valid, data.test)
+        let dataHash = data.hash ?? ""
 
         // What is trained.
         var frozen = base, trainable: [String: Tensor] = [:]
@@ -139,7 +134,54 @@ public struct FineTuneRun {
             try makeLanguageModel(config: config, parameters: parameters, lora: spec)
         }
         return Setup(recipe: recipe, runFolder: runFolder, loaded: loaded, config: config, lora: lora, trainer: trainer,
-                     dataHash: dataHash, counts: (train.count, valid.count, test.count), preparation: cached.summary)
+                     dataHash: dataHash, counts: (train.count, valid.count, test.count), preparation: data.summary)
+    }
+
+    /// A run's examples: train, validation and test, split by file or by ratio.
+    struct PreparedData {
+        var train: [TokenizedExample]
+        var valid: [TokenizedExample]
+        var test: [TokenizedExample]
+        /// The token cache key (hex) the training examples came from; nil when prepared without the cache.
+        var hash: String?
+        var summary: PreparationSummary?
+    }
+
+    /// Renders and tokenizes the recipe's data. With a `cacheDirectory` the training files go through the token
+    /// cache (read, or written when missing); without one nothing is written (the dry run).
+    static func prepareData(_ recipe: Recipe, tokenizer: Tokenizer, chat: ChatTemplateConfig?,
+                            cacheDirectory: String?) throws -> PreparedData {
+        let renderer = try ExampleRenderer(tokenizer: tokenizer, chat: chat, options: recipe.data.renderOptions)
+        var train: [TokenizedExample], hash: String?, summary: PreparationSummary?
+        if let cacheDirectory {
+            let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json"].map { (recipe.model.path as NSString).appendingPathComponent($0) }
+                .filter { FileManager.default.fileExists(atPath: $0) }
+            let cached = try DataPipeline.cached(files: recipe.data.train, tokenizerFiles: tokenizerFiles, renderer: renderer,
+                                                 options: recipe.data, cacheDirectory: cacheDirectory)
+            (train, hash, summary) = (cached.cache.examples, SHA256.hex(cached.cache.key), cached.summary)
+        } else {
+            let prepared = try DataPipeline.prepare(files: recipe.data.train, renderer: renderer, options: recipe.data)
+            (train, hash, summary) = (prepared.examples, nil, prepared.summary)
+        }
+        var valid: [TokenizedExample] = [], test: [TokenizedExample] = []
+        if recipe.data.validRatio > 0 || recipe.data.testRatio > 0 {
+            let split = DataSplit.byRatio(train, valid: recipe.data.validRatio, test: recipe.data.testRatio, seed: recipe.data.splitSeed)
+            (train, valid, test) = (split.train, split.valid, split.test)
+        }
+        if !recipe.data.valid.isEmpty { valid = try DataPipeline.prepare(files: recipe.data.valid, renderer: renderer, options: recipe.data).examples }
+        if !recipe.data.test.isEmpty { test = try DataPipeline.prepare(files: recipe.data.test, renderer: renderer, options: recipe.data).examples }
+        guard !train.isEmpty else { throw RunError("no training examples left in \(recipe.data.train.joined(separator: ", "))") }
+        return PreparedData(train: train, valid: valid, test: test, hash: hash, summary: summary)
+    }
+
+    /// The pre-flight estimate for `recipe` on a model of shape `config` — the one function both the real run and
+    /// the dry run (`TrainingPlan`) call. `batchesPerEpoch` nil: the data were not counted (per-update time only).
+    static func preflight(_ recipe: Recipe, config: ModelConfig, trainable: Int, batchesPerEpoch: Int?,
+                          rates: Preflight.Rates?) -> Preflight {
+        Preflight.estimate(config: config, trainable: trainable, full: recipe.tuning.method == .full, options: recipe.training,
+                           maxLength: recipe.data.maxLength,
+                           updatesPerEpoch: batchesPerEpoch.map { max(1, $0 / recipe.training.gradientAccumulation) },
+                           rates: rates)
     }
 
     // MARK: - The loop
@@ -147,10 +189,8 @@ public struct FineTuneRun {
     static func train(_ s: inout Setup, options: Options, print: @escaping (String) -> Void) throws -> Summary {
         let recipe = s.recipe
         var progress = ProgressPrinter(live: options.live, every: recipe.training.logEvery, write: print)
-        let updatesPerEpoch = max(1, s.trainer.batchesPerEpoch / recipe.training.gradientAccumulation)
-        let preflight = Preflight.estimate(config: s.config, trainable: s.trainer.trainable.values.reduce(0) { $0 + $1.count },
-                                           full: recipe.tuning.method == .full, options: recipe.training,
-                                           maxLength: recipe.data.maxLength, updatesPerEpoch: updatesPerEpoch)
+        let preflight = Self.preflight(recipe, config: s.config, trainable: s.trainer.trainable.values.reduce(0) { $0 + $1.count },
+                                       batchesPerEpoch: s.trainer.batchesPerEpoch, rates: options.preflightRates)
         progress.message(preflight.summary)
         try preflight.checkMemory()
 
@@ -248,7 +288,7 @@ public struct FineTuneRun {
         }
         return Summary(runFolder: s.runFolder, ending: ending, steps: s.trainer.progress.step, totalSteps: s.trainer.totalSteps,
                        lastLoss: lastLoss, bestValidationLoss: s.trainer.progress.bestValidationLoss, firstValidationLoss: firstValidation,
-                       reportFolder: reportFolder)
+                       reportFolder: reportFolder, preflight: preflight)
     }
 
     /// The evaluation the recipe asks for: the base against the fine-tune (the adapter, or for full fine-tuning the

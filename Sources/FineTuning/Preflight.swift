@@ -3,21 +3,52 @@ import Models
 import Tensors
 import Training
 
-/// The line printed before step 1: parameter counts, predicted peak memory and predicted time per epoch, and the
-/// refusal to start when the memory prediction exceeds what the machine has.
+/// The line printed before step 1: parameter counts, predicted peak memory and predicted time per update and per
+/// epoch, and the refusal to start when the memory prediction exceeds what the machine has. `whittle train --dry-run`
+/// (`TrainingPlan`) prints the same estimate from config.json alone.
 public struct Preflight: Sendable {
+    /// The machine's measured speeds the time prediction divides by.
+    public struct Rates: Sendable, Equatable {
+        /// Matrix-product speed from a short GEMM probe at the model's width, GFLOP/s.
+        public var gemmGFLOPS: Double
+        /// Element-wise speed from a row-softmax probe, billions of elements per second.
+        public var elementwiseGelemPerSecond: Double
+
+        public init(gemmGFLOPS: Double, elementwiseGelemPerSecond: Double) {
+            self.gemmGFLOPS = gemmGFLOPS
+            self.elementwiseGelemPerSecond = elementwiseGelemPerSecond
+        }
+
+        /// Both probes (~0.2 s) at `config`'s width and feed-forward width, on the threads training will use.
+        public static func measure(for config: ModelConfig) -> Rates {
+            // Sets up the thread pool and OpenBLAS's thread count first (WHITTLE_THREADS or every core), as training
+            // will: a GEMM before that runs at OpenBLAS's own default.
+            _ = Threading.threadCount
+            return Rates(gemmGFLOPS: probe(width: config.hiddenSize, ff: config.intermediateSize),
+                  elementwiseGelemPerSecond: elementwiseProbe())
+        }
+    }
+
     public var totalParameters: Int
     public var trainableParameters: Int
     /// Predicted peak resident memory, bytes.
     public var predictedPeakBytes: Int
     /// Memory the machine has available now (MemAvailable), bytes; nil when unknown.
     public var availableBytes: Int?
-    /// Matrix-product speed measured by a short probe, GFLOP/s.
-    public var probeGFLOPS: Double
-    /// Predicted seconds per epoch.
-    public var secondsPerEpoch: Double
+    public var rates: Rates
+    /// Positions one update processes (batch × max_length × accumulation; every row counted full).
+    public var tokensPerUpdate: Int
+    /// Predicted seconds per optimizer update.
+    public var secondsPerUpdate: Double
+    /// Updates per epoch, when the data were counted.
+    public var updatesPerEpoch: Int?
 
-    /// Estimates from the model shape, the recipe and a ~0.2 s GEMM probe at the model's width.
+    /// Matrix-product speed measured by the probe, GFLOP/s.
+    public var probeGFLOPS: Double { rates.gemmGFLOPS }
+    /// Predicted seconds per epoch (nil when the data were not counted).
+    public var secondsPerEpoch: Double? { updatesPerEpoch.map { Double($0) * secondsPerUpdate } }
+
+    /// Estimates from the model shape, the recipe and the measured `rates` (nil: run the ~0.2 s probes now).
     ///
     /// Memory: f32 weights, plus gradient and two AdamW moments per trainable value, plus the activations one
     /// micro-batch keeps for backward (per token per layer: the residual stream and norms, q/k/v and their rotated
@@ -27,9 +58,10 @@ public struct Preflight: Sendable {
     /// products on frozen weights), plus attention, at the GEMM probe's rate; plus the element-wise work (norms,
     /// rotations, activations, softmaxes over the attended keys and the vocabulary, forward and backward) at a softmax
     /// probe's rate. Without that second term tiny models were predicted ~2.5× too fast (the bundled 2M model: 20 s
-    /// per epoch predicted, 50 s measured), as their time is mostly not GEMM.
+    /// per epoch predicted, 50 s measured), as their time is mostly not GEMM. Every row counts as full (max_length
+    /// tokens), as packing nearly makes it.
     public static func estimate(config: ModelConfig, trainable: Int, full: Bool, options: TrainingOptions, maxLength: Int,
-                                updatesPerEpoch: Int) -> Preflight {
+                                updatesPerEpoch: Int?, rates measured: Rates? = nil) -> Preflight {
         let total = config.parameterShapes().reduce(0) { $0 + $1.shape.reduce(1, *) }
         let c = config.hiddenSize, f = config.intermediateSize, h = config.numHeads, k = config.numKVHeads, d = config.headDim
         let t = maxLength, tokens = options.batchSize * maxLength
@@ -38,14 +70,15 @@ public struct Preflight: Sendable {
         let optimizerFloats = options.optimizer == .adamw ? 3 : (options.momentum > 0 ? 2 : 1)
         let head = 4 * 3 * 64 * config.vocabSize
         let peak = 4 * (total + trainable) + 4 * optimizerFloats * trainable + activations + head + 80 << 20
-        let gflops = probe(width: c, ff: f)
+        let rates = measured ?? Rates.measure(for: config)
         let matmulParams = Double(total - config.vocabSize * c * (config.tieWordEmbeddings ? 0 : 1))
         let perToken = (full ? 6 : 4) * matmulParams + Double(3 * 4 * config.numLayers * t * c)
         let elementwisePerToken = Double(config.numLayers * (24 * c + 12 * f + 4 * h * max(t / 2, 1)) + 4 * config.vocabSize)
-        let perTokenSeconds = perToken / (gflops * 1e9) + elementwisePerToken / (elementwiseProbe() * 1e9)
-        let seconds = Double(updatesPerEpoch * options.gradientAccumulation * tokens) * perTokenSeconds
+        let perTokenSeconds = perToken / (rates.gemmGFLOPS * 1e9) + elementwisePerToken / (rates.elementwiseGelemPerSecond * 1e9)
+        let tokensPerUpdate = options.gradientAccumulation * tokens
         return Preflight(totalParameters: total, trainableParameters: trainable, predictedPeakBytes: peak,
-                         availableBytes: availableMemory(), probeGFLOPS: gflops, secondsPerEpoch: seconds)
+                         availableBytes: availableMemory(), rates: rates, tokensPerUpdate: tokensPerUpdate,
+                         secondsPerUpdate: Double(tokensPerUpdate) * perTokenSeconds, updatesPerEpoch: updatesPerEpoch)
     }
 
     public var summary: String {
@@ -53,16 +86,27 @@ public struct Preflight: Sendable {
         var s = "pre-flight: \(Self.count(totalParameters)) parameters, \(Self.count(trainableParameters)) trainable "
             + "(\(String(format: share < 1 ? "%.2f" : "%.1f", share))%); predicted peak memory \(Self.bytes(predictedPeakBytes))"
         if let a = availableBytes { s += " of \(Self.bytes(a)) available" }
-        s += "; ~\(ProgressPrinter.duration(secondsPerEpoch)) per epoch (GEMM probe \(String(format: "%.0f", probeGFLOPS)) GFLOP/s)"
+        if let e = secondsPerEpoch {
+            s += "; ~\(ProgressPrinter.duration(e)) per epoch"
+        } else {
+            s += "; ~\(ProgressPrinter.duration(secondsPerUpdate)) per update"
+        }
+        s += " (GEMM probe \(String(format: "%.0f", probeGFLOPS)) GFLOP/s)"
         return s
+    }
+
+    /// What is wrong when the prediction exceeds the available memory, with advice; nil when it fits (or the
+    /// available memory is unknown).
+    public var memoryProblem: String? {
+        guard let a = availableBytes, predictedPeakBytes > a else { return nil }
+        return "predicted peak memory \(Self.bytes(predictedPeakBytes)) exceeds the \(Self.bytes(a)) available. "
+            + "Lower data.max_length, training.batch_size (raise training.gradient_accumulation to keep the "
+            + "effective batch), or train fewer layers (tuning.layers, or tuning.method: lora)"
     }
 
     /// An error with advice when the prediction exceeds the available memory.
     public func checkMemory() throws {
-        guard let a = availableBytes, predictedPeakBytes > a else { return }
-        throw RunError("predicted peak memory \(Self.bytes(predictedPeakBytes)) exceeds the \(Self.bytes(a)) available. "
-                       + "Lower data.max_length, training.batch_size (raise training.gradient_accumulation to keep the "
-                       + "effective batch), or train fewer layers (tuning.layers, or tuning.method: lora)")
+        if let problem = memoryProblem { throw RunError(problem) }
     }
 
     static func probe(width c: Int, ff f: Int) -> Double {

@@ -90,12 +90,7 @@ public struct Trainer {
         stream = BatchStream(examples: train, batchSize: options.batchSize, maxLength: maxLength, layout: options.layout,
                              padID: padID, seed: options.seed, shuffle: options.shuffle)
         batchesPerEpoch = Self.countBatches(stream)
-        if options.maxSteps > 0 {
-            totalSteps = options.maxSteps
-        } else {
-            let micro = (options.epochs * Double(batchesPerEpoch)).rounded(.up)
-            totalSteps = max(1, Int((micro / Double(options.gradientAccumulation)).rounded(.up)))
-        }
+        totalSteps = Self.totalSteps(options: options, batchesPerEpoch: batchesPerEpoch)
         let warmup = options.warmupSteps > 0 ? options.warmupSteps : Int((options.warmupRatio * Double(totalSteps)).rounded(.up))
         schedule = LearningRateSchedule(kind: options.schedule, peak: options.learningRate, warmupSteps: warmup,
                                         totalSteps: totalSteps, minimumRatio: options.minLrRatio)
@@ -279,6 +274,20 @@ public struct Trainer {
     public static func sequenceBatch(_ b: TokenBatch) -> SequenceBatch {
         SequenceBatch(batch: b.batchSize, length: b.length, inputs: b.inputs, targets: b.targets, positions: b.positions,
                       segmentStarts: b.segmentStarts)
+    }
+
+    /// Updates a run makes: `max_steps`, or epochs × micro-batches per epoch ÷ accumulation, each rounded up.
+    public static func totalSteps(options: TrainingOptions, batchesPerEpoch: Int) -> Int {
+        if options.maxSteps > 0 { return options.maxSteps }
+        let micro = (options.epochs * Double(batchesPerEpoch)).rounded(.up)
+        return max(1, Int((micro / Double(options.gradientAccumulation)).rounded(.up)))
+    }
+
+    /// Micro-batches in one epoch of `examples`, batched exactly as a trainer with these options batches them
+    /// (same layout, packing and seeded order), without building the trainer.
+    public static func batchesPerEpoch(examples: [TokenizedExample], options: TrainingOptions, maxLength: Int) -> Int {
+        countBatches(BatchStream(examples: examples, batchSize: options.batchSize, maxLength: maxLength, layout: options.layout,
+                                 padID: 0, seed: options.seed, shuffle: options.shuffle))
     }
 
     /// Micro-batches in the first epoch of `stream` (packing makes it depend on the example lengths and order).
