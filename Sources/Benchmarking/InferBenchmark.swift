@@ -121,9 +121,11 @@ public enum InferBenchmark {
             bandwidth["\(t)"] = readBandwidth()
         }
         for name in models { for (weightName, kind) in kinds {
-            resetPeakRSS()
             let config = name == "stories15m" ? stories15M() : smolLM2_135M()
             let model = try randomModel(config, seed: 1, half: kind)
+            // The peak from here on: running the model (a 16-bit model's draws pass through one Float32 matrix at a
+            // time, freed before this point).
+            resetPeakRSS()
             let paramCount = config.parameterShapes().reduce(0) { $0 + $1.shape.reduce(1, *) }
             let weightBytes = model.weightBytes
             for t in threadCounts {
