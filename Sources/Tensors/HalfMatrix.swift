@@ -162,7 +162,10 @@ extension HalfMatrix {
             return
         }
         if n <= Self.gemvMaxRows {
-            gemv(x, rows: n, into: y, accumulate: accumulate)
+            switch kind {
+            case .bf16: gemvBF16(x, rows: n, into: y, accumulate: accumulate)
+            case .f16: gemvF16(x, rows: n, into: y, accumulate: accumulate)
+            }
         } else {
             blockedGEMM(x, rows: n, into: y, accumulate: accumulate)
         }
@@ -183,23 +186,20 @@ extension HalfMatrix {
         }
     }
 
-    /// The decode path: four weight rows per pass (each loaded once, used for every input row while in L1), 32
-    /// elements per step in two 16-lane accumulators per row, split over the pool by blocks of rows.
-    ///
-    /// 32 weights are loaded as 16 UInt32 lanes, each holding an even element (low half) and an odd one (high half),
-    /// and turned into two Float32 vectors with integer lane operations (`HalfLanes`); `x` is de-interleaved once per
-    /// call (per block of 32: its 16 evens, then its 16 odds) to match. (Swift's `SIMD16<Float>(SIMD16<Float16>)` and
-    /// `SIMD16<UInt32>(truncatingIfNeeded:)` compile to out-of-line calls here, which spill every accumulator.)
-    func gemv(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        switch kind {
-        case .bf16: gemv(BF16Lanes.self, x, rows: n, into: y, accumulate: accumulate)
-        case .f16: gemv(F16Lanes.self, x, rows: n, into: y, accumulate: accumulate)
-        }
-    }
+    /// Rows per pool chunk of the GEMV: at least ~64 K weights, so small matrices stay on one thread.
+    static func gemvGrain(cols: Int) -> Int { max(1, (1 << 16) / cols) }
 
-    @inline(__always)
-    func gemv<L: HalfLanes>(_ lanes: L.Type, _ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>,
-                            accumulate: Bool) {
+    /// The bf16 decode path. Each weight row is streamed once, front to back, and dotted with every input row (read
+    /// again for the next input row, it is in L1), in two 16-lane Float32 accumulators; rows are split over the pool.
+    /// One row at a time, not four interleaved: on the development machine (Emerald Rapids, 2 vCPUs) four interleaved
+    /// row streams decoded 25–40% slower than one sequential stream (`whittle bench kernels`, decode sweep), and
+    /// software prefetching made it slower still.
+    ///
+    /// 32 weights are loaded as 16 UInt32 lanes, each holding an even element (low half) and an odd one (high half);
+    /// `lane << 16` and `lane & 0xFFFF0000` are their Float32 bit patterns, so `x` is de-interleaved once per call
+    /// (per block of 32: its 16 evens, then its 16 odds) to match. (Swift's `SIMD16<UInt32>(truncatingIfNeeded:)`
+    /// compiles to an out-of-line call here, which spills every accumulator.)
+    func gemvBF16(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let i = cols, o = rows, blocks = i / 32
         let w = storage.pointer
         withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, n * blocks * 32)) { xdBuffer in
@@ -213,27 +213,35 @@ extension HalfMatrix {
                     }
                 }
             }
-            let quads = (o + 3) / 4
-            // At least ~64 K weights per chunk, so small matrices stay on one thread.
-            ThreadPool.shared.parallelFor(quads, grain: max(1, (1 << 16) / (4 * i))) { range in
-                for q in range {
-                    let r0 = q * 4, nr = min(4, o - r0)
-                    let wq = w + r0 * i
+            ThreadPool.shared.parallelFor(o, grain: Self.gemvGrain(cols: i)) { range in
+                for row in range {
+                    let wr = w + row * i
                     for r in 0..<n {
-                        let xr = x + r * i, xdr = UnsafePointer(xd + r * blocks * 32), yr = y + r * o + r0
-                        if nr == 4 {
-                            let s = Self.dot4(L.self, wq, stride: i, xd: xdr, x: xr, cols: i)
-                            if accumulate {
-                                yr[0] += s.0; yr[1] += s.1; yr[2] += s.2; yr[3] += s.3
-                            } else {
-                                yr[0] = s.0; yr[1] = s.1; yr[2] = s.2; yr[3] = s.3
-                            }
-                        } else {
-                            for k in 0..<nr {
-                                let d = Self.dot1(L.self, wq + k * i, xd: xdr, x: xr, cols: i)
-                                yr[k] = accumulate ? yr[k] + d : d
-                            }
-                        }
+                        let d = Self.bf16Dot(wr, xd: xd + r * blocks * 32, x: x + r * i, cols: i)
+                        let yr = y + r * o + row
+                        yr.pointee = accumulate ? yr.pointee + d : d
+                    }
+                }
+            }
+        }
+    }
+
+    /// The f16 decode path: each weight row is widened into an L1-resident Float32 buffer by a plain loop that LLVM
+    /// turns into `vcvtph2ps` (Swift's `SIMD16<Float>(SIMD16<Float16>)` compiles to an out-of-line call that spills
+    /// every accumulator, and converting with integer lane operations took a dozen instructions per 16 lanes and made
+    /// decoding compute-bound), then one Float32 dot product per input row.
+    func gemvF16(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let i = cols, o = rows
+        let w = storage.pointer
+        ThreadPool.shared.parallelFor(o, grain: Self.gemvGrain(cols: i)) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: i) { buffer in
+                let wf = buffer.baseAddress!
+                for row in range {
+                    Self.widenF16(w + row * i, into: wf, count: i)
+                    for r in 0..<n {
+                        let d = Self.floatDot(wf, x: x + r * i, cols: i)
+                        let yr = y + r * o + row
+                        yr.pointee = accumulate ? yr.pointee + d : d
                     }
                 }
             }
@@ -250,87 +258,40 @@ extension HalfMatrix {
         return c[0] + c[1]
     }
 
+    /// One bf16 row · x; `xd` is x de-interleaved per block of 32 (see `gemvBF16`).
     @inline(__always)
-    static func loadWords(_ p: UnsafePointer<UInt16>) -> SIMD16<UInt32> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<UInt32>.self)
-    }
-
-    /// Dot products of four rows (`stride` apart) with one input row `x`; `xd` is its de-interleaved copy.
-    @inline(__always)
-    static func dot4<L: HalfLanes>(_: L.Type, _ w: UnsafePointer<UInt16>, stride: Int, xd: UnsafePointer<Float>,
-                                   x: UnsafePointer<Float>, cols: Int) -> (Float, Float, Float, Float) {
-        let w0 = w, w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride
-        var e0 = Vec16(), e1 = Vec16(), e2 = Vec16(), e3 = Vec16()
-        var o0 = Vec16(), o1 = Vec16(), o2 = Vec16(), o3 = Vec16()
-        var j = 0
-        while j + 32 <= cols {
-            let xe = load16(xd + j), xo = load16(xd + j + 16)
-            let u0 = loadWords(w0 + j), u1 = loadWords(w1 + j), u2 = loadWords(w2 + j), u3 = loadWords(w3 + j)
-            e0.addProduct(L.evens(u0), xe); o0.addProduct(L.odds(u0), xo)
-            e1.addProduct(L.evens(u1), xe); o1.addProduct(L.odds(u1), xo)
-            e2.addProduct(L.evens(u2), xe); o2.addProduct(L.odds(u2), xo)
-            e3.addProduct(L.evens(u3), xe); o3.addProduct(L.odds(u3), xo)
-            j += 32
-        }
-        var s0 = reduce(e0 + o0), s1 = reduce(e1 + o1), s2 = reduce(e2 + o2), s3 = reduce(e3 + o3)
-        while j < cols {
-            let xv = x[j]
-            s0 += L.scalar(w0[j]) * xv
-            s1 += L.scalar(w1[j]) * xv
-            s2 += L.scalar(w2[j]) * xv
-            s3 += L.scalar(w3[j]) * xv
-            j += 1
-        }
-        return (s0, s1, s2, s3)
-    }
-
-    @inline(__always)
-    static func dot1<L: HalfLanes>(_: L.Type, _ w: UnsafePointer<UInt16>, xd: UnsafePointer<Float>, x: UnsafePointer<Float>,
-                                   cols: Int) -> Float {
+    static func bf16Dot(_ w: UnsafePointer<UInt16>, xd: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) -> Float {
+        let high = SIMD16<UInt32>(repeating: 0xFFFF_0000)
         var e = Vec16(), o = Vec16()
         var j = 0
         while j + 32 <= cols {
-            let u = loadWords(w + j)
-            e.addProduct(L.evens(u), load16(xd + j)); o.addProduct(L.odds(u), load16(xd + j + 16))
+            let u = UnsafeRawPointer(w + j).loadUnaligned(as: SIMD16<UInt32>.self)
+            e.addProduct(unsafeBitCast(u &<< 16, to: Vec16.self), load16(xd + j))
+            o.addProduct(unsafeBitCast(u & high, to: Vec16.self), load16(xd + j + 16))
             j += 32
         }
         var s = reduce(e + o)
-        while j < cols { s += L.scalar(w[j]) * x[j]; j += 1 }
+        while j < cols { s += HalfPrecision.bf16ToFloat(w[j]) * x[j]; j += 1 }
         return s
     }
-}
 
-/// Turns 16 UInt32 lanes, each two 16-bit elements (even in the low half, odd in the high half), into Float32 vectors,
-/// exactly.
-protocol HalfLanes {
-    static func evens(_ u: SIMD16<UInt32>) -> Vec16
-    static func odds(_ u: SIMD16<UInt32>) -> Vec16
-    static func scalar(_ h: UInt16) -> Float
-}
-
-/// bf16 is the high half of a Float32: `lane << 16` and `lane & 0xFFFF0000` are the two elements' bit patterns.
-enum BF16Lanes: HalfLanes {
-    @inline(__always) static func evens(_ u: SIMD16<UInt32>) -> Vec16 { unsafeBitCast(u &<< 16, to: Vec16.self) }
-    @inline(__always) static func odds(_ u: SIMD16<UInt32>) -> Vec16 {
-        unsafeBitCast(u & SIMD16<UInt32>(repeating: 0xFFFF_0000), to: Vec16.self)
+    @inline(__always)
+    static func widenF16(_ src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        for k in 0..<count { dst[k] = Float(Float16(bitPattern: src[k])) }
     }
-    @inline(__always) static func scalar(_ h: UInt16) -> Float { HalfPrecision.bf16ToFloat(h) }
-}
 
-/// IEEE half: magnitude bits moved to Float32's place (`<< 13`) and scaled by 2¹¹² (exact for normals and
-/// subnormals: the exponent biases differ by 112), infinities and NaNs (exponent 31) rebuilt, sign put back.
-enum F16Lanes: HalfLanes {
-    @inline(__always) static func convert(_ h: SIMD16<UInt32>) -> Vec16 {
-        let mag = (h & SIMD16<UInt32>(repeating: 0x7FFF)) &<< 13
-        let sign = (h & SIMD16<UInt32>(repeating: 0x8000)) &<< 16
-        let scaled = unsafeBitCast(mag, to: Vec16.self) * Float(bitPattern: 0x7780_0000)
-        var bits = unsafeBitCast(scaled, to: SIMD16<UInt32>.self)
-        bits.replace(with: mag | SIMD16<UInt32>(repeating: 0x7F80_0000), where: mag .>= SIMD16<UInt32>(repeating: 0x0F80_0000))
-        return unsafeBitCast(bits | sign, to: Vec16.self)
+    @inline(__always)
+    static func floatDot(_ w: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) -> Float {
+        var a = Vec16(), b = Vec16()
+        var j = 0
+        while j + 32 <= cols {
+            a.addProduct(load16(w + j), load16(x + j)); b.addProduct(load16(w + j + 16), load16(x + j + 16))
+            j += 32
+        }
+        var s = reduce(a + b)
+        while j < cols { s += w[j] * x[j]; j += 1 }
+        return s
     }
-    @inline(__always) static func evens(_ u: SIMD16<UInt32>) -> Vec16 { convert(u & SIMD16<UInt32>(repeating: 0xFFFF)) }
-    @inline(__always) static func odds(_ u: SIMD16<UInt32>) -> Vec16 { convert(u &>> 16) }
-    @inline(__always) static func scalar(_ h: UInt16) -> Float { HalfPrecision.f16ToFloat(h) }
 }
 
 // MARK: - Scratch
