@@ -189,11 +189,11 @@ extension HalfMatrix {
     /// Rows per pool chunk of the GEMV: at least ~64 K weights, so small matrices stay on one thread.
     static func gemvGrain(cols: Int) -> Int { max(1, (1 << 16) / cols) }
 
-    /// The bf16 decode path. Each weight row is streamed once, front to back, and dotted with every input row (read
-    /// again for the next input row, it is in L1), in two 16-lane Float32 accumulators; rows are split over the pool.
-    /// One row at a time, not four interleaved: on the development machine (Emerald Rapids, 2 vCPUs) four interleaved
-    /// row streams decoded 25–40% slower than one sequential stream (`whittle bench kernels`, decode sweep), and
-    /// software prefetching made it slower still.
+    /// The bf16 decode path. One input row (decode): each pool chunk of rows is cut in four quarters and row k of every
+    /// quarter is dotted at once, so the weights are read as four long sequential streams (the hardware prefetchers
+    /// follow them; four *adjacent* rows — short streams — were 25–40% slower, and one stream or software prefetching
+    /// slower too, `whittle bench kernels` decode sweep on the development machine). Two to four input rows: one row at
+    /// a time, dotted with every input row while it is in L1. Two 16-lane Float32 accumulators per row.
     ///
     /// 32 weights are loaded as 16 UInt32 lanes, each holding an even element (low half) and an odd one (high half);
     /// `lane << 16` and `lane & 0xFFFF0000` are their Float32 bit patterns, so `x` is de-interleaved once per call
@@ -214,6 +214,22 @@ extension HalfMatrix {
                 }
             }
             ThreadPool.shared.parallelFor(o, grain: Self.gemvGrain(cols: i)) { range in
+                if n == 1 {
+                    let q = range.count / 4, lo = range.lowerBound
+                    for k in 0..<q {
+                        let rows4 = (lo + k, lo + q + k, lo + 2 * q + k, lo + 3 * q + k)
+                        let (da, db) = Self.bf16Dot4(w + rows4.0 * i, w + rows4.1 * i, w + rows4.2 * i, w + rows4.3 * i, xd: xd, x: x, cols: i)
+                        y[rows4.0] = accumulate ? y[rows4.0] + da.0 : da.0
+                        y[rows4.1] = accumulate ? y[rows4.1] + da.1 : da.1
+                        y[rows4.2] = accumulate ? y[rows4.2] + db.0 : db.0
+                        y[rows4.3] = accumulate ? y[rows4.3] + db.1 : db.1
+                    }
+                    for row in (lo + 4 * q)..<range.upperBound {
+                        let d = Self.bf16Dot(w + row * i, xd: xd, x: x, cols: i)
+                        y[row] = accumulate ? y[row] + d : d
+                    }
+                    return
+                }
                 for row in range {
                     let wr = w + row * i
                     for r in 0..<n {
@@ -273,6 +289,35 @@ extension HalfMatrix {
         var s = reduce(e + o)
         while j < cols { s += HalfPrecision.bf16ToFloat(w[j]) * x[j]; j += 1 }
         return s
+    }
+
+    /// Four bf16 rows (far apart: four sequential streams) · x; `xd` as in `bf16Dot`.
+    @inline(__always)
+    static func bf16Dot4(_ wa: UnsafePointer<UInt16>, _ wb: UnsafePointer<UInt16>, _ wc: UnsafePointer<UInt16>,
+                         _ wd: UnsafePointer<UInt16>, xd: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                         cols: Int) -> ((Float, Float), (Float, Float)) {
+        let high = SIMD16<UInt32>(repeating: 0xFFFF_0000)
+        var ea = Vec16(), oa = Vec16(), eb = Vec16(), ob = Vec16(), ec = Vec16(), oc = Vec16(), ed = Vec16(), od = Vec16()
+        var j = 0
+        while j + 32 <= cols {
+            let xe = load16(xd + j), xo = load16(xd + j + 16)
+            let ua = UnsafeRawPointer(wa + j).loadUnaligned(as: SIMD16<UInt32>.self)
+            let ub = UnsafeRawPointer(wb + j).loadUnaligned(as: SIMD16<UInt32>.self)
+            let uc = UnsafeRawPointer(wc + j).loadUnaligned(as: SIMD16<UInt32>.self)
+            let ud = UnsafeRawPointer(wd + j).loadUnaligned(as: SIMD16<UInt32>.self)
+            ea.addProduct(unsafeBitCast(ua &<< 16, to: Vec16.self), xe); oa.addProduct(unsafeBitCast(ua & high, to: Vec16.self), xo)
+            eb.addProduct(unsafeBitCast(ub &<< 16, to: Vec16.self), xe); ob.addProduct(unsafeBitCast(ub & high, to: Vec16.self), xo)
+            ec.addProduct(unsafeBitCast(uc &<< 16, to: Vec16.self), xe); oc.addProduct(unsafeBitCast(uc & high, to: Vec16.self), xo)
+            ed.addProduct(unsafeBitCast(ud &<< 16, to: Vec16.self), xe); od.addProduct(unsafeBitCast(ud & high, to: Vec16.self), xo)
+            j += 32
+        }
+        var sa = reduce(ea + oa), sb = reduce(eb + ob), sc = reduce(ec + oc), sd = reduce(ed + od)
+        while j < cols {
+            sa += HalfPrecision.bf16ToFloat(wa[j]) * x[j]; sb += HalfPrecision.bf16ToFloat(wb[j]) * x[j]
+            sc += HalfPrecision.bf16ToFloat(wc[j]) * x[j]; sd += HalfPrecision.bf16ToFloat(wd[j]) * x[j]
+            j += 1
+        }
+        return ((sa, sb), (sc, sd))
     }
 
     @inline(__always)
