@@ -2,6 +2,7 @@
 # Whittle beside the PyTorch anchor (../shared/bench), row by row and interleaved (Whittle, then PyTorch, for each
 # row), at each thread count. Prints one JSON line per run (Whittle's rows carry "engine": "whittle").
 # Usage: PY=/path/to/venv/bin/python Benchmarks/side_by_side.sh infer|train [THREADS...] > results.jsonl
+#        WEIGHTS="f32 bf16" … infer: Whittle's inference rows once per weight format (default f32)
 #        python3 Benchmarks/summarize_side_by_side.py results.jsonl
 # Needs a release build (swift build -c release --product whittle) and the anchor's virtualenv
 # (pip install torch transformers peft psutil). A probe of both cores runs before each pair (see ../shared/bench/README.md).
@@ -24,7 +25,7 @@ for t in $threads; do
     echo "{\"probe\": \"$(clock)\", \"threads\": $t}"
     for m in smollm2-135m stories15m; do
         if [ "$what" = infer ]; then
-            whittle_rows bench infer --models "$m" --threads "$t"
+            for w in ${WEIGHTS:-f32}; do whittle_rows bench infer --models "$m" --weights "$w" --threads "$t"; done
             anchor --model "$m" --mode prefill --batch 1 --warmup 1 --steps 3 --threads "$t"
             anchor --model "$m" --mode generate --batch 1 --warmup 1 --steps 2 --threads "$t"
         else

@@ -16,7 +16,7 @@ for path in sys.argv[1:]:
             probes.append(r)
             continue
         if r.get("engine") == "whittle" and r.get("benchmark") == "infer":
-            k = ("infer", r["model"], r["threads"])
+            k = ("infer", r["model"], r["threads"], r.get("weights", "f32"))
             rows[k + ("w_prefill",)].append(r["prefillTokensPerSecond"])
             rows[k + ("w_decode",)].append(r["decodeTokensPerSecond"])
             rows[k + ("w_bound",)].append(r["decodeBoundTokensPerSecond"])
@@ -26,7 +26,7 @@ for path in sys.argv[1:]:
             rows[k + ("w_tps",)].append(r["tokensPerSecond"])
             rows[k + ("w_rss",)].append(r["peakRSSMegabytes"])
         elif r.get("engine") == "pytorch" and r["mode"] in ("prefill", "generate"):
-            k = ("infer", r["model"], r["threads"])
+            k = ("infer", r["model"], r["threads"], "pytorch")
             rows[k + ("p_" + ("prefill" if r["mode"] == "prefill" else "decode"),)].append(r["tokens_per_s"])
             if r["mode"] == "prefill":
                 rows[k + ("p_rss",)].append(r.get("peak_rss_mb", float("nan")))
@@ -40,16 +40,18 @@ def med(k):
     return statistics.median(v) if v else float("nan")
 
 keys = sorted({k[:-1] for k in rows})
-infer = [k for k in keys if k[0] == "infer"]
+infer = [k for k in keys if k[0] == "infer" and k[3] != "pytorch"]
 train = [k for k in keys if k[0] == "train"]
 if infer:
-    print("| model | threads | prefill W / PyTorch | decode W / PyTorch | decode bound (fp32) | peak RSS W / PyTorch (MB) |")
-    print("|---|---|---|---|---|---|")
+    # Whittle rows per weight format (f32, bf16, f16); the PyTorch anchor is fp32 and the same for each.
+    print("| model | threads | Whittle weights | prefill W / PyTorch | decode W / PyTorch | decode bound (weight bytes) | peak RSS W / PyTorch (MB) |")
+    print("|---|---|---|---|---|---|---|")
     for k in infer:
-        wp, pp, wd, pd = med(k + ("w_prefill",)), med(k + ("p_prefill",)), med(k + ("w_decode",)), med(k + ("p_decode",))
+        p = k[:3] + ("pytorch",)
+        wp, pp, wd, pd = med(k + ("w_prefill",)), med(p + ("p_prefill",)), med(k + ("w_decode",)), med(p + ("p_decode",))
         b = med(k + ("w_bound",))
-        print(f"| {k[1]} | {k[2]} | {wp:.0f} / {pp:.0f} ({wp / pp:.2f}×) | {wd:.1f} / {pd:.1f} ({wd / pd:.2f}×) | "
-              f"{b:.1f} ({wd / b:.0%}) | {med(k + ('w_rss',)):.0f} / {med(k + ('p_rss',)):.0f} |")
+        print(f"| {k[1]} | {k[2]} | {k[3]} | {wp:.0f} / {pp:.0f} ({wp / pp:.2f}×) | {wd:.1f} / {pd:.1f} ({wd / pd:.2f}×) | "
+              f"{b:.1f} ({wd / b:.0%}) | {med(k + ('w_rss',)):.0f} / {med(p + ('p_rss',)):.0f} |")
 if train:
     print()
     print("| model | threads | mode | batch | tokens/s W / PyTorch | peak RSS W / PyTorch (MB) |")

@@ -5,21 +5,26 @@ import Tensors
 /// `whittle bench infer`: prefill tokens/s at 512 tokens, decode tokens/s (batch 1, 128 new tokens after a
 /// 32-token prompt, KV cache) and peak RSS, for random-init models of the SmolLM2-135M and stories15M shapes, with
 /// the machine's measured memory read bandwidth and the decode bound it implies (weight bytes per token ÷ bandwidth).
+/// Weights are Float32, or bf16/f16 matrices (`weights`: norms stay Float32), as `--weights` holds them.
 public enum InferBenchmark {
     public struct Row: Codable, Sendable {
         public var model: String
+        /// How the matrices were held: f32, bf16 or f16.
+        public var weights: String
         public var threads: Int
         public var parameters: Int
+        /// Bytes of all weights in memory (4 per Float32 element, 2 per 16-bit one): what one decoded token reads.
+        public var weightBytes: Int
         public var prefillTokensPerSecond: Double
         public var decodeTokensPerSecond: Double
-        /// Decode speed if every token only streamed the fp32 weights at the measured bandwidth.
+        /// Decode speed if every token only streamed the weights (`weightBytes`) at the measured bandwidth.
         public var decodeBoundTokensPerSecond: Double
         public var fractionOfDecodeBound: Double
         public var peakRSSMegabytes: Double
 
         /// The row as the table line `whittle bench infer` prints.
         public var summary: String {
-            String(format: "%@ t=%d prefill %.0f tok/s, decode %.1f tok/s (bound %.1f), RSS %.0f MB", model, threads,
+            String(format: "%@ %@ t=%d prefill %.0f tok/s, decode %.1f tok/s (bound %.1f), RSS %.0f MB", model, weights, threads,
                    prefillTokensPerSecond, decodeTokensPerSecond, decodeBoundTokensPerSecond, peakRSSMegabytes)
         }
     }
@@ -49,9 +54,12 @@ public enum InferBenchmark {
                     tieWordEmbeddings: true)
     }
 
-    public static func randomModel(_ config: ModelConfig, seed: UInt64) throws -> any LanguageModel {
+    /// Random weights (normal(0, 0.02), unit norms). With `half`, every matrix is rounded to it as it is drawn, so no
+    /// Float32 copy of the model ever exists (the peak RSS is the 16-bit model's); the draws are the same either way.
+    public static func randomModel(_ config: ModelConfig, seed: UInt64, half: HalfKind? = nil) throws -> any TrainableModel {
         var rng = RandomGenerator(seed: seed)
         var params: [String: Tensor] = [:]
+        var halves: [String: HalfMatrix] = [:]
         for (name, shape) in config.parameterShapes() {
             var t = Tensor(zeros: shape)
             if name.hasSuffix("norm.weight") || name.hasSuffix("layernorm.weight") {
@@ -59,9 +67,13 @@ public enum InferBenchmark {
             } else {
                 rng.fillNormal(&t, mean: 0, std: 0.02)
             }
-            params[name] = t
+            if let half, shape.count == 2 {
+                halves[name] = HalfMatrix(narrowing: t, kind: half)
+            } else {
+                params[name] = t
+            }
         }
-        return try makeLanguageModel(config: config, parameters: params)
+        return try makeLanguageModel(config: config, weights: ModelWeights(parameters: params, half: halves))
     }
 
     /// Read bandwidth (GB/s) of summing 1 GiB of floats on the pool's threads (far beyond the caches).
@@ -92,18 +104,30 @@ public enum InferBenchmark {
         return kb / 1024
     }
 
-    public static func run(threadCounts: [Int], models: [String], version: String, progress: (String) -> Void = { _ in }) throws -> Report {
+    /// `weights`: "f32", "bf16" or "f16" per row group (each model is run once per entry).
+    public static func run(threadCounts: [Int], models: [String], weights: [String] = ["f32"], version: String,
+                           progress: (String) -> Void = { _ in }) throws -> Report {
+        let kinds: [(name: String, kind: HalfKind?)] = try weights.map { w in
+            if w == "f32" { return (w, nil) }
+            guard let k = HalfKind(rawValue: w) else {
+                throw ModelError("--weights: '\(w)' is not one of f32, bf16, f16")
+            }
+            return (w, k)
+        }
         var rows: [Row] = []
         var bandwidth: [String: Double] = [:]
         for t in threadCounts {
             Threading.configure(threads: t)
             bandwidth["\(t)"] = readBandwidth()
         }
-        for name in models {
-            resetPeakRSS()
+        for name in models { for (weightName, kind) in kinds {
             let config = name == "stories15m" ? stories15M() : smolLM2_135M()
-            let model = try randomModel(config, seed: 1)
-            let paramCount = model.parameters.values.reduce(0) { $0 + $1.count }
+            let model = try randomModel(config, seed: 1, half: kind)
+            // The peak from here on: running the model (a 16-bit model's draws pass through one Float32 matrix at a
+            // time, freed before this point).
+            resetPeakRSS()
+            let paramCount = config.parameterShapes().reduce(0) { $0 + $1.shape.reduce(1, *) }
+            let weightBytes = model.weightBytes
             for t in threadCounts {
                 Threading.configure(threads: t)
                 var rng = RandomGenerator(seed: 2)
@@ -133,15 +157,16 @@ public enum InferBenchmark {
                     decode.append(128 / (now() - t0))
                 }
                 // Every decoded token reads all weights once (the tied embedding doubles as the head).
-                let bound = (bandwidth["\(t)"] ?? .nan) * 1e9 / Double(paramCount * 4)
+                let bound = (bandwidth["\(t)"] ?? .nan) * 1e9 / Double(weightBytes)
                 let d = median(decode)
-                let row = Row(model: name, threads: t, parameters: paramCount, prefillTokensPerSecond: median(prefill),
+                let row = Row(model: name, weights: weightName, threads: t, parameters: paramCount, weightBytes: weightBytes,
+                              prefillTokensPerSecond: median(prefill),
                               decodeTokensPerSecond: d, decodeBoundTokensPerSecond: bound, fractionOfDecodeBound: d / bound,
                               peakRSSMegabytes: peakRSSMegabytes())
                 progress(row.summary)
                 rows.append(row)
             }
-        }
+        } }
         return Report(whittleVersion: version, readBandwidthGBps: bandwidth, rows: rows)
     }
 }

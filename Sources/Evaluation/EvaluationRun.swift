@@ -79,6 +79,8 @@ public enum EvaluationRun {
         public var whittleVersion: String = ""
         public var runFolder: String? = nil
         public var recipe: String? = nil
+        /// How the base and merged models hold their matrices (`--weights`; Float32 by default).
+        public var weights: WeightFormat = .f32
         public init(model: String, candidates: [EvaluationCandidate], section: EvaluationSection, data: DataOptions = DataOptions()) {
             self.model = model
             self.candidates = candidates
@@ -104,13 +106,13 @@ public enum EvaluationRun {
         let metrics = try section.metricSpecs()
         guard !section.data.isEmpty else { throw ModelError("evaluation: name the data file to evaluate on") }
 
-        let base = try LoadedModel(folder: inputs.model)
+        let base = try LoadedModel(folder: inputs.model, weights: inputs.weights)
         var models: [(entry: EvaluationReport.ModelEntry, model: LoadedModel)] = [
             (EvaluationReport.ModelEntry(name: "base", kind: "base", path: inputs.model), base),
         ]
         for c in inputs.candidates {
             if let path = c.mergedPath {
-                let m = try LoadedModel(folder: path)
+                let m = try LoadedModel(folder: path, weights: inputs.weights)
                 guard m.model.config.vocabSize == base.model.config.vocabSize else {
                     throw ModelError("\(path): vocabulary of \(m.model.config.vocabSize) tokens, the base has \(base.model.config.vocabSize); compare models of one base")
                 }

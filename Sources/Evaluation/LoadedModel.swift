@@ -19,16 +19,26 @@ public struct LoadedModel: Sendable {
     public let eosTokenIDs: [Int]
     /// The adapters applied (empty: the base model).
     public let adapters: [AdapterChoice]
-    /// The base weights, shared (copy-on-write) with `model`, so other adapters can be applied without re-reading.
+    /// The base weights held as Float32, shared (copy-on-write) with `model`, so other adapters can be applied without
+    /// re-reading. With 16-bit weights the matrices are in `baseHalfParameters` instead.
     public let baseParameters: [String: Tensor]
+    /// The base matrices held in 16 bits (empty unless `weights` asked for them); shared with `model`.
+    public let baseHalfParameters: [String: HalfMatrix]
+    /// How the matrices are held (`WeightFormat`).
+    public let weights: WeightFormat
 
     /// `randomInitSeed`: build fresh parameters from config.json (`ModelInit`, for pretraining) instead of reading weights.
-    public init(folder: String, adapters: [AdapterChoice] = [], randomInitSeed: UInt64? = nil) throws {
+    /// `weights`: which matrices stay 16-bit in memory (inference only; training needs the default `.f32`).
+    public init(folder: String, adapters: [AdapterChoice] = [], randomInitSeed: UInt64? = nil,
+                weights: WeightFormat = .f32) throws {
         self.folder = folder
         var isDirectory: ObjCBool = false
         let config: ModelConfig
         if folder.lowercased().hasSuffix(".gguf"), FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), !isDirectory.boolValue {
-            (config, baseParameters) = try GGUFModelReader.read(path: folder)
+            let (ggufConfig, ggufParameters) = try GGUFModelReader.read(path: folder)
+            config = ggufConfig
+            let held = weights.apply(to: ggufParameters)
+            (baseParameters, baseHalfParameters) = (held.parameters, held.half)
             tokenizer = try Tokenizer(gguf: folder)
             let special = tokenizer.specialTokens
             if let template = special.chatTemplate {
@@ -50,9 +60,11 @@ public struct LoadedModel: Sendable {
             config = try HFConfig.read(path: folder + "/config.json")
             if let seed = randomInitSeed {
                 do { try config.validate() } catch { throw ModelFormatError(file: folder + "/config.json", error.message) }
-                baseParameters = ModelInit.parameters(config: config, seed: seed)
+                let held = weights.apply(to: ModelInit.parameters(config: config, seed: seed))
+                (baseParameters, baseHalfParameters) = (held.parameters, held.half)
             } else {
-                baseParameters = try HFFolder.readParameters(folder: folder, config: config)
+                let held = try HFFolder.readWeights(folder: folder, config: config, format: weights)
+                (baseParameters, baseHalfParameters) = (held.parameters, held.half)
             }
             tokenizer = try Tokenizer.load(path: folder)
             chat = try ChatTemplateConfig.loadIfPresent(folder: URL(fileURLWithPath: folder))
@@ -70,7 +82,9 @@ public struct LoadedModel: Sendable {
             eosTokenIDs = eos.filter { seen.insert($0).inserted }
         }
         self.adapters = adapters
-        model = try PEFTAdapter.applying(adapters, config: config, parameters: baseParameters, modelPath: folder)
+        self.weights = weights
+        model = try PEFTAdapter.applying(adapters, config: config, weights: ModelWeights(parameters: baseParameters, half: baseHalfParameters),
+                                         modelPath: folder)
     }
 
     private init(_ other: LoadedModel, adapters: [AdapterChoice]) throws {
@@ -79,8 +93,12 @@ public struct LoadedModel: Sendable {
         chat = other.chat
         eosTokenIDs = other.eosTokenIDs
         baseParameters = other.baseParameters
+        baseHalfParameters = other.baseHalfParameters
+        weights = other.weights
         self.adapters = adapters
-        model = try PEFTAdapter.applying(adapters, config: other.model.config, parameters: other.baseParameters, modelPath: other.folder)
+        model = try PEFTAdapter.applying(adapters, config: other.model.config,
+                                         weights: ModelWeights(parameters: other.baseParameters, half: other.baseHalfParameters),
+                                         modelPath: other.folder)
     }
 
     /// The same base (weights shared, not re-read) with other adapters on top; `[]` is the base model itself.

@@ -8,7 +8,7 @@ public struct GELUMLP: Sendable {
 
     public init(fc: Linear, proj: Linear) {
         precondition(proj.inFeatures == fc.outFeatures && proj.outFeatures == fc.inFeatures,
-                     "GELU MLP shapes fc \(fc.weight.shape), proj \(proj.weight.shape)")
+                     "GELU MLP shapes fc \(fc.weightShape), proj \(proj.weightShape)")
         self.fc = fc
         self.proj = proj
     }

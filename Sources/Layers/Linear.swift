@@ -27,26 +27,74 @@ public struct LoRA: Sendable {
 /// A fully connected layer `y = x·Wᵀ + b` with the PyTorch `nn.Linear` layout: `weight` [O, I], `bias` [O],
 /// plus an optional LoRA adapter: `y = x·Wᵀ + b + scale·(drop(x)·Aᵀ)·Bᵀ`.
 /// (GPT-2's Conv1D `[I, O]` weights are transposed into this layout once, on import.)
+///
+/// The base weight is Float32, or 16-bit (`HalfMatrix`, bf16/f16) for inference: forward then streams the 16-bit
+/// weights (`HalfMatrix.multiply`, Float32 accumulation, the same values as the widened weight); backward refuses
+/// it (a precondition — Models throws a `ModelError` before training a 16-bit model). Bias and adapter stay Float32.
 public struct Linear: Sendable {
-    public var weight: Tensor
+    /// How the base weight [O, I] is held.
+    public enum Weight: Sendable {
+        case f32(Tensor)
+        /// 16 bits, inference only.
+        case half(HalfMatrix)
+    }
+
+    public var base: Weight
     public var bias: Tensor?
     /// nil: a plain linear layer.
     public var lora: LoRA?
 
     public init(weight: Tensor, bias: Tensor? = nil, lora: LoRA? = nil) {
         precondition(weight.rank == 2, "Linear weight must be [out, in], got \(weight.shape)")
-        if let bias { precondition(bias.shape == [weight.shape[0]], "Linear bias \(bias.shape) for weight \(weight.shape)") }
+        self.init(base: .f32(weight), shape: weight.shape, bias: bias, lora: lora)
+    }
+
+    /// A layer whose base weight stays 16-bit (inference only).
+    public init(halfWeight: HalfMatrix, bias: Tensor? = nil, lora: LoRA? = nil) {
+        self.init(base: .half(halfWeight), shape: halfWeight.shape, bias: bias, lora: lora)
+    }
+
+    private init(base: Weight, shape: [Int], bias: Tensor?, lora: LoRA?) {
+        if let bias { precondition(bias.shape == [shape[0]], "Linear bias \(bias.shape) for weight \(shape)") }
         if let lora {
-            precondition(lora.a.shape[1] == weight.shape[1] && lora.b.shape[0] == weight.shape[0],
-                         "LoRA A \(lora.a.shape), B \(lora.b.shape) do not fit a Linear weight \(weight.shape)")
+            precondition(lora.a.shape[1] == shape[1] && lora.b.shape[0] == shape[0],
+                         "LoRA A \(lora.a.shape), B \(lora.b.shape) do not fit a Linear weight \(shape)")
         }
-        self.weight = weight
+        self.base = base
         self.bias = bias
         self.lora = lora
     }
 
-    public var inFeatures: Int { weight.shape[1] }
-    public var outFeatures: Int { weight.shape[0] }
+    /// The base weight as Float32 [O, I]: the stored tensor, or an exact widened copy of a 16-bit weight.
+    public var weight: Tensor {
+        switch base {
+        case .f32(let t): t
+        case .half(let h): h.widened()
+        }
+    }
+
+    /// The 16-bit base weight, or nil when it is Float32.
+    public var halfWeight: HalfMatrix? {
+        if case .half(let h) = base { return h }
+        return nil
+    }
+
+    /// [O, I], without widening a 16-bit weight.
+    public var weightShape: [Int] { [outFeatures, inFeatures] }
+
+    public var inFeatures: Int {
+        switch base {
+        case .f32(let t): t.shape[1]
+        case .half(let h): h.cols
+        }
+    }
+
+    public var outFeatures: Int {
+        switch base {
+        case .f32(let t): t.shape[0]
+        case .half(let h): h.rows
+        }
+    }
 
     /// What backward needs.
     public struct Saved: Sendable {
@@ -116,9 +164,14 @@ public struct Linear: Sendable {
                 beta = 1
             }
             x.withUnsafeBufferPointer { xp in
-                weight.withUnsafeBufferPointer { wp in
-                    BLAS.gemm(.normal, .transposed, m: n, n: o, k: i, a: xp.baseAddress!, lda: max(i, 1),
-                              b: wp.baseAddress!, ldb: max(i, 1), beta: beta, c: out, ldc: max(o, 1))
+                switch base {
+                case .f32(let weight):
+                    weight.withUnsafeBufferPointer { wp in
+                        BLAS.gemm(.normal, .transposed, m: n, n: o, k: i, a: xp.baseAddress!, lda: max(i, 1),
+                                  b: wp.baseAddress!, ldb: max(i, 1), beta: beta, c: out, ldc: max(o, 1))
+                    }
+                case .half(let h):
+                    h.multiply(xp.baseAddress!, rows: n, into: out, accumulate: beta == 1)
                 }
             }
             guard let lora else { return }
@@ -159,6 +212,9 @@ public struct Linear: Sendable {
         precondition(i == inFeatures && dOut.matrixShape.cols == o && dOut.matrixShape.rows == n,
                      "Linear [\(o), \(inFeatures)] backward got dOut \(dOut.shape) for input \(x.shape)")
         precondition(lora == nil || saved.loraHidden != nil, "Linear with LoRA needs a Saved from a forward with the adapter")
+        guard case .f32(let weight) = base else {
+            preconditionFailure("a Linear with a 16-bit weight is for inference only; build it with a Float32 weight to train")
+        }
         let (ldi, ldo) = (max(i, 1), max(o, 1))
         var dX: Tensor?
         dOut.withUnsafeBufferPointer { gp in

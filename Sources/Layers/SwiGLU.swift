@@ -8,8 +8,8 @@ public struct SwiGLU: Sendable {
     public var down: Linear
 
     public init(gate: Linear, up: Linear, down: Linear) {
-        precondition(gate.weight.shape == up.weight.shape && down.inFeatures == gate.outFeatures,
-                     "SwiGLU shapes gate \(gate.weight.shape), up \(up.weight.shape), down \(down.weight.shape)")
+        precondition(gate.weightShape == up.weightShape && down.inFeatures == gate.outFeatures,
+                     "SwiGLU shapes gate \(gate.weightShape), up \(up.weightShape), down \(down.weightShape)")
         self.gate = gate
         self.up = up
         self.down = down

@@ -9,10 +9,11 @@ public enum HFFolder {
     /// collected into one error that names the folder. GPT-2 Conv1D weights are transposed to `[out, in]`;
     /// GPT-2 names are accepted with or without the `transformer.` prefix; a tied `lm_head.weight` present in
     /// the file is ignored; `rotary_emb.inv_freq` and GPT-2 `attn.bias`/`attn.masked_bias` buffers are ignored.
-    public static func load(_ folder: String) throws -> any LanguageModel {
+    /// `weights` chooses which matrices stay 16-bit in memory (`WeightFormat`; default all Float32).
+    public static func load(_ folder: String, weights: WeightFormat = .f32) throws -> any LanguageModel {
         let config = try HFConfig.read(path: folder + "/config.json")
-        let parameters = try readParameters(folder: folder, config: config)
-        do { return try makeLanguageModel(config: config, parameters: parameters) } catch {
+        let read = try readWeights(folder: folder, config: config, format: weights)
+        do { return try makeLanguageModel(config: config, weights: read) } catch {
             throw ModelFormatError(file: folder, error.message)
         }
     }
@@ -50,13 +51,21 @@ public enum HFFolder {
         return out
     }
 
-    /// Reads the tensors `config` needs under Whittle names (see `ModelConfig.parameterShapes`).
+    /// Reads the tensors `config` needs under Whittle names (see `ModelConfig.parameterShapes`), all as Float32.
     public static func readParameters(folder: String, config: ModelConfig) throws -> [String: Tensor] {
+        try readWeights(folder: folder, config: config, format: .f32).parameters
+    }
+
+    /// Reads the tensors `config` needs under Whittle names; matrices (2-D tensors) go into `half` when `format`
+    /// asks for 16 bits (`WeightFormat.kind(stored:)`), without a Float32 copy when the file stores that kind
+    /// (GPT-2's transposed Conv1D weights go through one Float32 tensor at a time).
+    public static func readWeights(folder: String, config: ModelConfig, format: WeightFormat) throws -> ModelWeights {
         let files = try openWeights(folder: folder)
         let expected = config.parameterShapes()
         let wanted = Dictionary(uniqueKeysWithValues: expected.map { ($0.name, $0.shape) })
         var problems: [String] = []
         var params: [String: Tensor] = [:]
+        var half: [String: HalfMatrix] = [:]
         var seen = Set<String>()
         for (file, names) in files {
             for fileName in names {
@@ -70,6 +79,11 @@ public enum HFFolder {
                 guard entry.shape == stored else {
                     problems.append("\(fileName) in \(file.path) has shape \(entry.shape), expected \(stored)"); continue
                 }
+                if shape.count == 2, let kind = format.kind(stored: file.halfKind(of: fileName)) {
+                    half[name] = conv ? HalfMatrix(narrowing: transposeConv1D(try file.tensor(fileName)), kind: kind)
+                                      : try file.halfMatrix(fileName, kind: kind)
+                    continue
+                }
                 let t = try file.tensor(fileName)
                 params[name] = conv ? transposeConv1D(t) : t
             }
@@ -81,7 +95,7 @@ public enum HFFolder {
             throw ModelFormatError(file: folder, "weights do not match config.json (\(problems.count) problem(s)):\n  "
                 + problems.joined(separator: "\n  "))
         }
-        return params
+        return ModelWeights(parameters: params, half: half)
     }
 
     static func whittleName(_ name: String, config: ModelConfig) -> String {

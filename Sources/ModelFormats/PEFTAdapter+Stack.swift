@@ -96,14 +96,22 @@ extension PEFTAdapter {
     /// Base parameters plus the adapters named by `choices`, read from their folders, as one unmerged model.
     public static func applying(_ choices: [AdapterChoice], config: ModelConfig, parameters: [String: Tensor],
                                 modelPath: String) throws -> any TrainableModel {
+        try applying(choices, config: config, weights: ModelWeights(parameters: parameters), modelPath: modelPath)
+    }
+
+    /// Base weights (16-bit matrices stay 16-bit) plus the adapters named by `choices` (Float32), as one unmerged model.
+    public static func applying(_ choices: [AdapterChoice], config: ModelConfig, weights: ModelWeights,
+                                modelPath: String) throws -> any TrainableModel {
         guard !choices.isEmpty else {
-            do { return try makeLanguageModel(config: config, parameters: parameters) } catch {
+            do { return try makeLanguageModel(config: config, weights: weights) } catch {
                 throw ModelFormatError(file: modelPath, error.message)
             }
         }
         let stack = try readStacked(choices, config: config)
         do {
-            return try makeLanguageModel(config: config, parameters: parameters.merging(stack.tensors) { a, _ in a }, lora: stack.spec)
+            var withAdapters = weights
+            withAdapters.parameters.merge(stack.tensors) { a, _ in a }
+            return try makeLanguageModel(config: config, weights: withAdapters, lora: stack.spec)
         } catch {
             throw ModelFormatError(file: choices.map(\.path).joined(separator: ", "), error.message)
         }

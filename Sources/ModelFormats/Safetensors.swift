@@ -185,6 +185,40 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 }
 
+// MARK: - 16-bit matrices
+
+extension SafetensorsFile {
+    /// The 2-D tensor `name` as a `HalfMatrix` of `kind`. Stored in that kind: the mapped bytes are borrowed, not
+    /// copied (the matrix keeps this file's mapping alive). Stored otherwise (F32, or the other 16-bit kind): read as
+    /// Float32 and rounded to `kind`, to nearest even, one tensor at a time.
+    public func halfMatrix(_ name: String, kind: HalfKind) throws -> HalfMatrix {
+        guard let e = entries[name] else { throw ModelFormatError(file: path, tensor: name, "no such tensor in the file") }
+        guard e.shape.count == 2 else {
+            throw ModelFormatError(file: path, tensor: name, "shape \(e.shape) is not a matrix; only 2-D tensors are held in 16 bits")
+        }
+        let stored: HalfKind? = e.dtype == .BF16 ? .bf16 : e.dtype == .F16 ? .f16 : nil
+        #if _endian(little)
+        if stored == kind, let base = file.bytes.baseAddress {
+            let p = base + dataStart + e.begin
+            if Int(bitPattern: p) % MemoryLayout<UInt16>.alignment == 0 {
+                return HalfMatrix(rows: e.shape[0], cols: e.shape[1], kind: kind,
+                                  borrowing: p.assumingMemoryBound(to: UInt16.self), owner: self)
+            }
+        }
+        #endif
+        return HalfMatrix(narrowing: try tensor(name), kind: kind)
+    }
+
+    /// The stored 16-bit kind of `name`, nil when it is not BF16/F16 (or absent).
+    public func halfKind(of name: String) -> HalfKind? {
+        switch entries[name]?.dtype {
+        case .BF16?: .bf16
+        case .F16?: .f16
+        default: nil
+        }
+    }
+}
+
 // MARK: - Writer
 
 /// Writes safetensors files the way the reference writer lays them out: `__metadata__` first, header padded

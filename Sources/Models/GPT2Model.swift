@@ -5,9 +5,13 @@ import Tensors
 /// `x += mlp(ln_2(x))`; logits = ln_f(x)·wteᵀ (tied) or lm_head. Conv1D weights are held as `[out, in]`.
 public struct GPT2Model: LanguageModel {
     public let config: ModelConfig
-    public let parameters: [String: Tensor]
+    public let floatParameters: [String: Tensor]
+    public let halfParameters: [String: HalfMatrix]
     /// The adapters applied (unmerged) on top of the base weights, if any.
     public let lora: LoRASpec?
+
+    /// Every parameter as Float32 (16-bit matrices widened into new tensors on each access).
+    public var parameters: [String: Tensor] { LayerBuilder.widened(floatParameters, halfParameters) }
 
     struct Block: Sendable { var ln1: LayerNorm, attn: Linear, proj: Linear, ln2: LayerNorm, mlp: GELUMLP }
     let wte: Embedding, wpe: Embedding
@@ -15,27 +19,28 @@ public struct GPT2Model: LanguageModel {
     let lnF: LayerNorm
     let lmHead: Linear
 
-    public init(config: ModelConfig, parameters: [String: Tensor], lora: LoRASpec? = nil) throws(ModelError) {
+    /// `halfParameters`: matrices kept in 16 bits (inference only; see `LanguageModel`).
+    public init(config: ModelConfig, parameters: [String: Tensor], halfParameters: [String: HalfMatrix] = [:],
+                lora: LoRASpec? = nil) throws(ModelError) {
         guard config.family == .gpt2 else { throw ModelError("GPT2Model cannot hold a \(config.family) model") }
-        try checkParameters(parameters, config: config, lora: lora)
+        try checkParameters(parameters, half: halfParameters, config: config, lora: lora)
         self.config = config
-        self.parameters = parameters
+        self.floatParameters = parameters
+        self.halfParameters = halfParameters
         self.lora = lora
         let p = parameters, eps = config.normEps, t = "transformer."
-        func linear(_ n: String) -> Linear {
-            Linear(weight: p[n + ".weight"]!, bias: p[n + ".bias"]!, lora: adapter(n, parameters: p, spec: lora))
-        }
+        let build = LayerBuilder(parameters: p, half: halfParameters, lora: lora)
+        func linear(_ n: String) -> Linear { build.linear(n, bias: true) }
         func ln(_ n: String) -> LayerNorm { LayerNorm(weight: p[n + ".weight"]!, bias: p[n + ".bias"]!, eps: eps) }
-        wte = Embedding(weight: p[t + "wte.weight"]!)
-        wpe = Embedding(weight: p[t + "wpe.weight"]!)
+        wte = build.embedding(t + "wte.weight")
+        wpe = build.embedding(t + "wpe.weight")
         blocks = (0..<config.numLayers).map { i in
             let a = t + "h.\(i)."
             return Block(ln1: ln(a + "ln_1"), attn: linear(a + "attn.c_attn"), proj: linear(a + "attn.c_proj"),
                          ln2: ln(a + "ln_2"), mlp: GELUMLP(fc: linear(a + "mlp.c_fc"), proj: linear(a + "mlp.c_proj")))
         }
         lnF = ln(t + "ln_f")
-        lmHead = Linear(weight: config.tieWordEmbeddings ? p[t + "wte.weight"]! : p["lm_head.weight"]!,
-                        lora: adapter("lm_head", parameters: p, spec: lora))
+        lmHead = build.linear("lm_head", weightName: config.tieWordEmbeddings ? t + "wte.weight" : "lm_head.weight", bias: false)
     }
 
     public func forward(tokens: [Int], batch: Int, cache: inout ModelCache) throws(ModelError) -> Tensor {

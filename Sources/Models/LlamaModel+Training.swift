@@ -29,7 +29,8 @@ extension LlamaModel: TrainableModel {
     func run(_ batch: SequenceBatch, gradScale: Float, gradients g: inout [String: Tensor],
              dropoutRNG rng: inout RandomGenerator, backward: Bool) throws(ModelError) -> (sum: Double, count: Int) {
         try batch.validate(config: config)
-        try checkGradientNames(g, known: parameters)
+        if backward && !halfParameters.isEmpty { throw halfTrainingError() }
+        try checkGradientNames(g, known: floatParameters)
         let b = batch.batch, t = batch.length, n = b * t
         let h = config.numHeads, kh = config.numKVHeads, d = config.headDim
         let scale = 1 / Float(d).squareRoot()

@@ -7,9 +7,13 @@ import Tensors
 /// modeling_qwen2 in float32.
 public struct LlamaModel: LanguageModel {
     public let config: ModelConfig
-    public let parameters: [String: Tensor]
+    public let floatParameters: [String: Tensor]
+    public let halfParameters: [String: HalfMatrix]
     /// The adapters applied (unmerged) on top of the base weights, if any.
     public let lora: LoRASpec?
+
+    /// Every parameter as Float32 (16-bit matrices widened into new tensors on each access).
+    public var parameters: [String: Tensor] { LayerBuilder.widened(floatParameters, halfParameters) }
 
     struct Block: Sendable {
         var inputNorm: RMSNorm, q: Linear, k: Linear, v: Linear, o: Linear, postNorm: RMSNorm, mlp: SwiGLU
@@ -20,17 +24,19 @@ public struct LlamaModel: LanguageModel {
     let lmHead: Linear
     let rope: RoPE
 
-    public init(config: ModelConfig, parameters: [String: Tensor], lora: LoRASpec? = nil) throws(ModelError) {
+    /// `halfParameters`: matrices kept in 16 bits (inference only; see `LanguageModel`).
+    public init(config: ModelConfig, parameters: [String: Tensor], halfParameters: [String: HalfMatrix] = [:],
+                lora: LoRASpec? = nil) throws(ModelError) {
         guard config.family == .llama else { throw ModelError("LlamaModel cannot hold a \(config.family) model") }
-        try checkParameters(parameters, config: config, lora: lora)
+        try checkParameters(parameters, half: halfParameters, config: config, lora: lora)
         self.config = config
-        self.parameters = parameters
+        self.floatParameters = parameters
+        self.halfParameters = halfParameters
         self.lora = lora
         let p = parameters, eps = config.normEps
-        func linear(_ n: String, bias: Bool) -> Linear {
-            Linear(weight: p[n + ".weight"]!, bias: bias ? p[n + ".bias"]! : nil, lora: adapter(n, parameters: p, spec: lora))
-        }
-        embed = Embedding(weight: p["model.embed_tokens.weight"]!)
+        let build = LayerBuilder(parameters: p, half: halfParameters, lora: lora)
+        func linear(_ n: String, bias: Bool) -> Linear { build.linear(n, bias: bias) }
+        embed = build.embedding("model.embed_tokens.weight")
         blocks = (0..<config.numLayers).map { i in
             let a = "model.layers.\(i)."
             return Block(
@@ -45,8 +51,8 @@ public struct LlamaModel: LanguageModel {
                             down: linear(a + "mlp.down_proj", bias: config.mlpBias)))
         }
         norm = RMSNorm(weight: p["model.norm.weight"]!, eps: eps)
-        lmHead = Linear(weight: config.tieWordEmbeddings ? p["model.embed_tokens.weight"]! : p["lm_head.weight"]!,
-                        lora: adapter("lm_head", parameters: p, spec: lora))
+        lmHead = build.linear("lm_head", weightName: config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight",
+                              bias: false)
         rope = RoPE(headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling)
     }
 

@@ -103,3 +103,17 @@ public enum NaiveKernels {
         }
     }
 }
+
+extension NaiveKernels {
+    /// Same contract as `HalfMatrix.multiply`: `y[N, O] (+)= x[N, I]·Wᵀ` over the exactly widened weights, in Double.
+    public static func halfProduct(_ w: HalfMatrix, _ x: UnsafePointer<Float>, rows n: Int,
+                                   into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        for r in 0..<n {
+            for o in 0..<w.rows {
+                var acc = 0.0
+                for i in 0..<w.cols { acc += Double(w.kind.widen(w[o, i])) * Double(x[r * w.cols + i]) }
+                y[r * w.rows + o] = accumulate ? Float(Double(y[r * w.rows + o]) + acc) : Float(acc)
+            }
+        }
+    }
+}

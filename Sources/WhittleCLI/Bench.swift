@@ -141,27 +141,37 @@ struct BenchInfer: ParsableCommand {
     @Option(help: "Models, comma-separated: smollm2-135m, stories15m.")
     var models = "smollm2-135m,stories15m"
 
+    @Option(help: "How the matrices are held, comma-separated: f32, bf16, f16 (16-bit: norms stay f32; the bound counts 2 bytes per matrix weight).")
+    var weights = "f32"
+
     @Flag(help: .hidden)
     var inProcess = false
+
+    func validate() throws {
+        for w in weights.split(separator: ",") where !["f32", "bf16", "f16"].contains(String(w)) {
+            throw ValidationError("--weights: '\(w)' is not one of f32, bf16, f16")
+        }
+    }
 
     func run() throws {
         let json = options.json
         let modelList = models.split(separator: ",").map(String.init), threadList = try options.threadCounts()
+        let weightList = weights.split(separator: ",").map(String.init)
         let progress: (String) -> Void = { line in if !json { print(line) } }
         var report: InferBenchmark.Report
-        if inProcess || modelList.count * threadList.count == 1 {
-            report = try InferBenchmark.run(threadCounts: threadList, models: modelList, version: WhittleVersion.string,
-                                            progress: progress)
+        if inProcess || modelList.count * threadList.count * weightList.count == 1 {
+            report = try InferBenchmark.run(threadCounts: threadList, models: modelList, weights: weightList,
+                                            version: WhittleVersion.string, progress: progress)
         } else {
             // Each row in a fresh process, so that its peak RSS is its own.
             report = InferBenchmark.Report(whittleVersion: WhittleVersion.string, readBandwidthGBps: [:], rows: [])
-            for m in modelList { for t in threadList {
+            for m in modelList { for w in weightList { for t in threadList {
                 let one: InferBenchmark.Report = try runBenchRow(
-                    ["bench", "infer", "--json", "--in-process", "--models", m, "--threads", "\(t)"])
+                    ["bench", "infer", "--json", "--in-process", "--models", m, "--weights", w, "--threads", "\(t)"])
                 for row in one.rows { progress(row.summary) }
                 report.rows += one.rows
                 report.readBandwidthGBps.merge(one.readBandwidthGBps) { a, _ in a }
-            } }
+            } } }
         }
         if json { print(try JSONOutput.encode(report)) }
     }

@@ -19,6 +19,7 @@ struct Eval: ParsableCommand {
     )
 
     @Option(help: "The base model: a Hugging Face folder or a .gguf file.") var model: String
+    @Option(help: "How the weights are held in memory: auto (a BF16/F16 file's matrices stay 16-bit, halving weight memory and bytes read per decoded token; F32 files and .gguf stay f32), f32, bf16, f16 (matrices rounded to nearest even when stored otherwise).") var weights: WeightFormat = .auto
     @Option(name: .customLong("adapter"), help: "A PEFT adapter to compare with the base, DIR or DIR:WEIGHT (repeatable: each is its own model).")
     var adapters: [String] = []
     @Option(name: .customLong("merged"), help: "A merged model (folder or .gguf) to compare with the base (repeatable).")
@@ -62,7 +63,7 @@ struct Eval: ParsableCommand {
         let choices = try adapters.map { try AdapterChoice(parsing: $0) }
         if choices.isEmpty && merged.isEmpty && report == nil && section.metrics.isEmpty && section.general.isEmpty,
            (try? RecordConverter.readExamples(path: data, options: RecordOptions(format: .text)).first) != nil, format == "auto" || format == "text" {
-            let m = try LoadedModel(folder: model)
+            let m = try LoadedModel(folder: model, weights: weights)
             let records = Array(try RecordTexts.read(data).prefix(limit > 0 ? limit : Int.max))
             let result = try Scoring.score(m, texts: records)
             if json {
@@ -81,6 +82,7 @@ struct Eval: ParsableCommand {
         inputs.command = CommandLine.arguments.joined(separator: " ")
         inputs.whittleVersion = WhittleVersion.string
         inputs.runFolder = runFolder
+        inputs.weights = weights
         let quiet = json
         let result = try EvaluationRun.run(inputs) { line in if !quiet { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
         if json {

@@ -20,6 +20,30 @@ import Testing
         print("unmerged adapter \(name): logits rel. error vs peft \(e)")
     }
 
+    /// An adapter (Float32) on a 16-bit base gives the logits of the same adapter on the widened Float32 base, and
+    /// still meets peft's bound; LoRA on a tied lm_head sits on the 16-bit embedding.
+    @Test(arguments: peftCases)
+    func adapterOnSixteenBitBase(_ name: String) throws {
+        let c = try PEFTCase(name)
+        let half = try HFFolder.readWeights(folder: c.baseFolder, config: c.config, format: .bf16)
+        #expect(!half.half.isEmpty)
+        let model = try PEFTAdapter.applying([AdapterChoice(path: c.adapterFolder)], config: c.config, weights: half,
+                                             modelPath: c.baseFolder)
+        var widened = half.parameters
+        for (n, h) in half.half { widened[n] = h.widened() }
+        let reference = try PEFTAdapter.applying([AdapterChoice(path: c.adapterFolder)], config: c.config, parameters: widened,
+                                                 modelPath: c.baseFolder)
+        let ids = c.inputIDs.flatMap { $0 }
+        expectRelativeMax(try model.forward(tokens: ids, batch: c.inputIDs.count),
+                          try reference.forward(tokens: ids, batch: c.inputIDs.count), tolerance: 1e-5, "\(name): 16-bit base + adapter")
+        var cache = model.makeCache(batch: 1, capacity: 8), refCache = reference.makeCache(batch: 1, capacity: 8)
+        for t in c.inputIDs[0].prefix(6) {
+            expectRelativeMax(try model.forward(tokens: [t], batch: 1, cache: &cache),
+                              try reference.forward(tokens: [t], batch: 1, cache: &refCache), tolerance: 1e-5,
+                              "\(name): 16-bit base + adapter, decode")
+        }
+    }
+
     /// Two different adapters with weights, stacked into one rank-(r₁+r₂) LoRA, equal merging them one after the other
     /// (each with alpha × weight) — and weight 0 is the base model.
     @Test func twoWeightedAdaptersEqualSequentialMerges() throws {
