@@ -14,12 +14,11 @@ extension GeneralCorpus {
     /// Share of the non-chat records that are recall records (the rest are prose stories). 0: off, and then no
     /// random draw is spent on it, so the committed corpus is byte-identical to the one without these records.
     ///
-    /// Measured (issue 9, not adopted yet): at 0.7 (about 54% of all records) with 600 pretraining updates (442 s on
-    /// 2 threads, valid loss 0.783) the base still does not copy — its first answer token after "A:" on the valid
-    /// split's questions is right 10% of the time (chance level) — and the default LoRA recipe still gives exact
-    /// match 0 on orders (item 4%, quantity 40%, size 46%, colour 22%, city 4%, shipping 100%). Copying from context
-    /// had not emerged by ~2.5M training tokens at this size; it needs a longer or different pretraining.
-    static let recallFraction = 0.0
+    /// Measured (issue 9): with 600 pretraining updates the base did not copy at any share tried; the default LoRA
+    /// fine-tune then reached valid JSON but exact match 0 (colour and city at chance). At 0.6 with 2400 updates
+    /// (and the JSON fact records, which also give the tokenizer one-token "Leeds"-style quoted values), LoRA on orders
+    /// gets item, quantity, size, colour and shipping right 92–100% of the time, and full fine-tuning also the city.
+    static let recallFraction = 0.6
 
     struct Fact {
         var name: String
@@ -117,10 +116,11 @@ extension GeneralCorpus {
     static func recall(_ rng: inout RandomGenerator) -> (text: String, words: Int) {
         let text: String
         switch rng.index(20) {
-        case 0..<6: text = shortQuestions(&rng)
-        case 6..<11: text = questionsAndAnswers(&rng)
-        case 11..<15: text = restated(&rng)
-        case 15..<18: text = repeated(&rng)
+        case 0..<5: text = shortQuestions(&rng)
+        case 5..<9: text = questionsAndAnswers(&rng)
+        case 9..<12: text = restated(&rng)
+        case 12..<14: text = repeated(&rng)
+        case 14..<17: text = factRecords(&rng)
         default: text = weatherRecords(&rng)
         }
         return (text, wordCount(text))
@@ -199,6 +199,38 @@ extension GeneralCorpus {
         let figures = list.map { "\($0.0.count) \($0.0.size.map { "\($0) " } ?? "")\($0.0.color) "
             + "\($0.0.count == 1 ? $0.0.item.singular : $0.0.item.plural) from \($0.0.city)" }.joined(separator: ", ")
         return "\(speaker)'s list: \(words).\nThe same list in figures: \(figures)."
+    }
+
+    /// Facts in words, then each as a one-line JSON record (keys in one of a few fixed orders; values copied from
+    /// the words: the city and colour as written, the count in figures, the thing in the singular). JSON is
+    /// common in real pretraining text; here it also teaches the tokenizer and the model that a word said with a
+    /// leading space (" Leeds") is written without one inside quotes ("Leeds").
+    static func factRecords(_ rng: inout RandomGenerator) -> String {
+        let facts = drawFacts(&rng, rng.int(3, 5))
+        let layout = rng.index(3)
+        let records = facts.map { f -> String in
+            var fields: [(String, String)] = []
+            switch layout {
+            case 0:
+                fields = [("name", "\"\(f.name)\""), ("city", "\"\(f.city)\""), ("thing", "\"\(f.item.singular)\""),
+                          ("count", String(f.count)), ("colour", "\"\(f.color)\"")]
+            case 1:
+                fields = [("who", "\"\(f.name)\""), ("what", "\"\(f.item.singular)\""), ("how_many", String(f.count)),
+                          ("color", "\"\(f.color)\""), ("where", "\"\(f.city)\"")]
+            default:
+                fields = [("person", "\"\(f.name)\""), ("count", String(f.count)), ("color", "\"\(f.color)\""),
+                          ("object", "\"\(f.item.singular)\""), ("place", "\"\(f.city)\"")]
+            }
+            if let size = f.size { fields.insert(("size", "\"\(size)\""), at: 2) }
+            if let day = f.day { fields.append(("day", "\"\(day)\"")) }
+            return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+        }
+        if rng.chance(0.5) {
+            let passage = facts.map { factSentence($0, &rng) }.joined(separator: " ")
+            return passage + "\n" + rng.pick(["As records:", "In the notebook:", "Records:", "The same as data:"]) + "\n"
+                + records.joined(separator: "\n")
+        }
+        return zip(facts, records).map { factSentence($0.0, &rng) + "\n" + $0.1 }.joined(separator: "\n")
     }
 
     static let winds = ["north", "south", "east", "west", "north-east", "south-west"]

@@ -4,7 +4,7 @@ import Tensors
 /// domain's cities, kitchens, bikes, rooms, letters) plus about 20% small-talk chats rendered as ChatML text.
 /// It is the pretraining corpus of the bundled base model and the general held-out text of the forgetting
 /// check. It uses the domain vocabulary (items, colours, cities, bike parts, days, numbers) but never the
-/// orders prompt/JSON format nor any fact of the Spoke & Chain knowledge base.
+/// orders prompt or its JSON record (recall records write facts as JSON with other keys) nor any fact of the Spoke & Chain knowledge base.
 public enum GeneralCorpus {
     public static let seed: UInt64 = 20_261_101
 
