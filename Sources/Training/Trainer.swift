@@ -83,6 +83,10 @@ public struct Trainer {
         if let clash = trainable.keys.first(where: { frozen[$0] != nil }) {
             throw TrainingError("parameter \(clash) is both frozen and trainable")
         }
+        if options.loraplusLrRatio != 1 && !trainable.keys.contains(where: { $0.hasSuffix(".lora_B.weight") }) {
+            throw TrainingError("training.loraplus_lr_ratio is \(options.loraplusLrRatio), but LoRA+ scales the lora_B "
+                                + "matrices of LoRA adapters and this run trains none; remove it or use tuning.method: lora")
+        }
         self.options = options
         self.frozen = frozen
         self.trainable = trainable
@@ -161,7 +165,8 @@ public struct Trainer {
         optimizer.beginStep()
         for (name, g) in zip(names, ordered) {
             var p = trainable.removeValue(forKey: name)!
-            optimizer.update(name: name, parameter: &p, gradient: g, learningRate: lr, decays: AdamW.decays(parameterShape: p.shape))
+            optimizer.update(name: name, parameter: &p, gradient: g, learningRate: lr * Self.learningRateFactor(name, options),
+                             decays: AdamW.decays(parameterShape: p.shape))
             trainable[name] = p
         }
         gradientBuffers = Dictionary(uniqueKeysWithValues: zip(names, ordered))
@@ -271,6 +276,11 @@ public struct Trainer {
     // MARK: - Helpers
 
     /// The model-side view of a data batch.
+    /// The multiple of the scheduled learning rate a parameter gets: LoRA+'s ratio for `lora_B` matrices, else 1.
+    static func learningRateFactor(_ name: String, _ options: TrainingOptions) -> Double {
+        name.hasSuffix(".lora_B.weight") ? options.loraplusLrRatio : 1
+    }
+
     public static func sequenceBatch(_ b: TokenBatch) -> SequenceBatch {
         SequenceBatch(batch: b.batchSize, length: b.length, inputs: b.inputs, targets: b.targets, positions: b.positions,
                       segmentStarts: b.segmentStarts)

@@ -35,6 +35,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var minLrRatio: Double = 0
     /// Global gradient-norm clipping; 0 = off.
     public var maxGradNorm: Double = 1
+    /// LoRA+ (Hayou et al. 2024; PEFT's `create_loraplus_optimizer`, axolotl's `loraplus_lr_ratio`): the `lora_B`
+    /// matrices learn at `learning_rate` × this ratio, everything else at `learning_rate`. 1 = plain LoRA.
+    public var loraplusLrRatio: Double = 1
 
     /// Validate every N updates (and always at the end); 0 = only at the end.
     public var evalEvery: Int = 0
@@ -69,6 +72,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         try need(warmupSteps >= 0 && (0...1).contains(warmupRatio), "training.warmup_steps ≥ 0 and warmup_ratio in [0, 1]")
         try need((0...1).contains(minLrRatio), "training.min_lr_ratio must be in [0, 1], got \(minLrRatio)")
         try need(maxGradNorm >= 0, "training.max_grad_norm must be ≥ 0 (0 = off), got \(maxGradNorm)")
+        try need(loraplusLrRatio > 0 && loraplusLrRatio.isFinite,
+                 "training.loraplus_lr_ratio must be positive (1 = plain LoRA), got \(loraplusLrRatio)")
         try need(evalEvery >= 0 && evalBatches >= 0 && saveEvery >= 0 && earlyStoppingPatience >= 0,
                  "training.eval_every, eval_batches, save_every and early_stopping_patience must be ≥ 0")
         try need(keepCheckpoints >= 1, "training.keep_checkpoints must be ≥ 1, got \(keepCheckpoints)")

@@ -123,6 +123,56 @@ import TrainingData
         }
     }
 
+    /// LoRA+ (`loraplus_lr_ratio`): with SGD one update moves every lora_B matrix exactly `ratio` times as far as
+    /// plain LoRA does, and every lora_A matrix the same. B starts non-zero so that A has a gradient.
+    /// Criterion: each element within 1e-4 of the tensor's largest update (parameters are Float; the update is small).
+    @Test func loraPlusScalesOnlyTheBUpdates() throws {
+        let m = try tiny("gpt2_tied")
+        let spec = LoRASpec(rank: 4, alpha: 8, targetModules: ["c_attn", "c_proj", "c_fc"])
+        var rng = RandomGenerator(seed: 7)
+        var adapter: [String: Tensor] = [:]
+        for (name, shape) in spec.parameterShapes(config: m.config) {
+            adapter[name] = Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float(rng.normal(std: 0.1)) })
+        }
+        let data = Array(examples(try loadFixture("train/gpt2_lora_curve.json")["documents"].array).prefix(2))
+        func update(ratio: Double) throws -> [String: [Double]] {
+            var o = TrainingOptions()
+            o.maxSteps = 1
+            o.batchSize = 2
+            o.layout = .pad
+            o.shuffle = false
+            o.optimizer = .sgd
+            o.learningRate = 0.1
+            o.maxGradNorm = 0
+            o.schedule = .constant
+            o.loraplusLrRatio = ratio
+            var trainer = try Trainer(options: o, frozen: m.parameters, trainable: adapter, train: data, validation: [],
+                                      maxLength: 16, padID: 0) { try makeLanguageModel(config: m.config, parameters: $0, lora: spec) }
+            _ = try trainer.step()
+            var updates: [String: [Double]] = [:]
+            for (name, after) in trainer.trainable {
+                let a: [Float] = after.withUnsafeBufferPointer { Array($0) }
+                let b: [Float] = adapter[name]!.withUnsafeBufferPointer { Array($0) }
+                updates[name] = zip(a, b).map { Double($0) - Double($1) }
+            }
+            return updates
+        }
+        let plain = try update(ratio: 1), plus = try update(ratio: 4)
+        var full = TrainingOptions()
+        full.loraplusLrRatio = 16
+        #expect(throws: TrainingError.self, "LoRA+ without adapters is an error") {
+            try Trainer(options: full, frozen: [:], trainable: m.parameters, train: data, validation: [], maxLength: 16,
+                        padID: 0) { try makeLanguageModel(config: m.config, parameters: $0) }
+        }
+        #expect(plain.keys.contains { $0.hasSuffix("lora_A.weight") } && plain.keys.contains { $0.hasSuffix("lora_B.weight") })
+        for (name, reference) in plain {
+            let expected = name.hasSuffix(".lora_B.weight") ? reference.map { 4 * $0 } : reference
+            let scale = expected.map(abs).max() ?? 0
+            #expect(scale > 0, "\(name) got no update")
+            expectClose(plus[name]!.map { Float($0) }, expected, rtol: 0, atol: 1e-4 * scale, name)
+        }
+    }
+
     /// Stopping after 3 updates and resuming from the saved state equals running 7 updates straight, bit for bit
     /// (LoRA with dropout, packing, shuffling, validation — every generator and the data cursor are restored).
     @Test func resumeIsBitExact() throws {
