@@ -9,7 +9,8 @@ public enum Transpose: Sendable, CaseIterable, CustomStringConvertible {
     public var description: String { self == .normal ? "N" : "T" }
 }
 
-/// Matrix products through OpenBLAS `cblas_sgemm`. Every path here has a naive twin in `NaiveKernels`.
+/// Matrix products through OpenBLAS `cblas_sgemm` (one-row products, decode's matrix-vector products, through
+/// `FloatGEMV` or `cblas_sgemv`). Every path here has a naive twin in `NaiveKernels`.
 ///
 /// All matrices are row-major. `op(A)` is M×K and `op(B)` is K×N; a transposed operand is stored the other
 /// way round (A as K×M, B as N×K), which is how backward-pass products look:
@@ -37,7 +38,10 @@ public enum BLAS {
             // One row (decode: one token through a Linear): a matrix-vector product. OpenBLAS's sgemm pays its
             // blocking and packing for nothing here; sgemv streams the weights once.
             let incA = transA == .normal ? 1 : lda
-            if transB == .transposed {
+            if transB == .transposed && (incA == 1 || k == 1) && alpha == 1 && (beta == 0 || beta == 1) {
+                // The decode case, y = W·x with W stored [N×K]: Whittle's bandwidth-bound loop (see FloatGEMV).
+                FloatGEMV.multiply(b, rows: n, cols: k, ldw: ldb, x: a, into: c, accumulate: beta == 1)
+            } else if transB == .transposed {
                 // C[1×N] = a·Bᵀ with B stored [N×K]: y = B·a.
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, Int32(incA), beta, c, 1)
             } else {

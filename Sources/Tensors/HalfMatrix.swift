@@ -267,12 +267,7 @@ extension HalfMatrix {
     // MARK: kernels
 
     @inline(__always)
-    static func reduce(_ v: Vec16) -> Float {
-        let a = v.lowHalf + v.highHalf
-        let b = a.lowHalf + a.highHalf
-        let c = b.lowHalf + b.highHalf
-        return c[0] + c[1]
-    }
+    static func reduce(_ v: Vec16) -> Float { FloatGEMV.reduce(v) }
 
     /// One bf16 row · x; `xd` is x de-interleaved per block of 32 (see `gemvBF16`).
     @inline(__always)
@@ -327,15 +322,7 @@ extension HalfMatrix {
 
     @inline(__always)
     static func floatDot(_ w: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) -> Float {
-        var a = Vec16(), b = Vec16()
-        var j = 0
-        while j + 32 <= cols {
-            a.addProduct(load16(w + j), load16(x + j)); b.addProduct(load16(w + j + 16), load16(x + j + 16))
-            j += 32
-        }
-        var s = reduce(a + b)
-        while j < cols { s += w[j] * x[j]; j += 1 }
-        return s
+        FloatGEMV.dot(w, x: x, cols: cols)
     }
 }
 

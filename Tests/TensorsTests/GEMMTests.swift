@@ -64,6 +64,15 @@ import TestSupport
         } } }
     }
 
+    /// One-row products (decode): A·Bᵀ runs Whittle's FloatGEMV — several pool chunks, each cut in four quarters with
+    /// leftover rows, row lengths off the 32-lane step, padded rows, accumulation — the rest sgemv.
+    @Test(arguments: Transpose.allCases, Transpose.allCases)
+    func oneRowProductsMatchNaiveTwin(_ ta: Transpose, _ tb: Transpose) {
+        for (n, k) in [(1, 1), (5, 33), (259, 70), (3001, 576), (4099, 97)] {
+            for (beta, pad) in [(Float(0), 0), (1, 3)] { check(ta, tb, m: 1, n: n, k: k, alpha: 1, beta: beta, pad: pad) }
+        }
+    }
+
     /// Large enough for OpenBLAS to use several threads and its blocked kernels.
     @Test func largeProductMatchesNaiveTwin() {
         check(.normal, .transposed, m: 130, n: 257, k: 300, alpha: 1, beta: 0, pad: 0)
