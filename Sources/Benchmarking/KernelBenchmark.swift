@@ -1,5 +1,6 @@
 import Foundation
 import Tensors
+import COpenBLAS
 
 /// `whittle bench kernels`: throughput of the non-BLAS kernels (elementwise, softmax, reductions, bf16), the loops
 /// Whittle vectorizes itself, as GB/s of memory touched and elements per second; medians of repeated runs.
@@ -20,8 +21,9 @@ public enum KernelBenchmark {
         public var rows: [Row]
     }
 
-    /// One decode-step product of a tied SmolLM2-135M head, W [49152, 576] · x: OpenBLAS's sgemv on Float32 weights
-    /// beside `HalfMatrix.multiply` on bf16 and f16 weights (GB/s counts the weights read).
+    /// One decode-step product of a tied SmolLM2-135M head, W [49152, 576] · x: `BLAS.gemm`'s one-row path
+    /// (`FloatGEMV`) and OpenBLAS's own sgemv on Float32 weights, beside `HalfMatrix.multiply` on bf16 and f16 weights
+    /// (GB/s counts the weights read).
     static func gemvRows(threads: Int, repeats: Int) -> [Row] {
         let o = 49152, i = 576
         var rng = RandomGenerator(seed: 6)
@@ -34,6 +36,9 @@ public enum KernelBenchmark {
             let W = pw.baseAddress!, X = px.baseAddress!, Y = py.baseAddress!
             let cases: [(String, Int, () -> Void)] = [
                 ("gemv f32 49152×576", 4, { BLAS.gemm(.normal, .transposed, m: 1, n: o, k: i, a: X, lda: i, b: W, ldb: i, c: Y, ldc: o) }),
+                ("gemv f32 49152×576 sgemv", 4, {
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(o), Int32(i), 1, W, Int32(i), X, 1, 0, Y, 1)
+                }),
                 ("gemv bf16 49152×576", 2, { bf16.multiply(X, rows: 1, into: Y, accumulate: false) }),
                 ("gemv f16 49152×576", 2, { f16.multiply(X, rows: 1, into: Y, accumulate: false) }),
             ]
@@ -49,7 +54,7 @@ public enum KernelBenchmark {
     }
 
     /// Every matrix product of one SmolLM2-135M decode step (30 layers of q, k, v, o, gate, up, down, then the tied
-    /// head), one input row each, as Float32 (OpenBLAS sgemv) and as bf16 / f16 `HalfMatrix`: the GEMV part of a
+    /// head), one input row each, as Float32 (`BLAS.gemm`: `FloatGEMV`) and as bf16 / f16 `HalfMatrix`: the GEMV part of a
     /// decoded token, alone. Elements per second count weights; GB/s the weight bytes.
     static func decodeSweepRows(threads: Int, repeats: Int) -> [Row] {
         let c = 576, f = 1536, kv = 192
