@@ -86,6 +86,21 @@ import TrainingData
         try replay(fx, trainer: &trainer)
     }
 
+    /// One plain SGD update (no clipping, constant rate, padded rows in file order): the update is lr × gradient.
+    func oneSGDUpdate(rows: Int, accumulation: Int, learningRate: Double) -> TrainingOptions {
+        var o = TrainingOptions()
+        o.maxSteps = 1
+        o.batchSize = rows
+        o.gradientAccumulation = accumulation
+        o.layout = .pad
+        o.shuffle = false
+        o.optimizer = .sgd
+        o.learningRate = learningRate
+        o.maxGradNorm = 0
+        o.schedule = .constant
+        return o
+    }
+
     /// Batch 4 × 1, 2 × 2 and 1 × 4 (rows × accumulation) give the same update: the loss is token-weighted over
     /// the whole step, not averaged per micro-batch. SGD (lr 1, no clipping) makes the update the gradient itself
     /// (AdamW's first step is ~lr·sign(g) and would amplify rounding in near-zero gradients).
@@ -96,16 +111,7 @@ import TrainingData
         let data = Array(examples(fx["documents"].array).prefix(4))
         var results: [[String: [Float]]] = []
         for (rows, accumulation) in [(4, 1), (2, 2), (1, 4)] {
-            var o = TrainingOptions()
-            o.maxSteps = 1
-            o.batchSize = rows
-            o.gradientAccumulation = accumulation
-            o.layout = .pad
-            o.shuffle = false
-            o.optimizer = .sgd
-            o.learningRate = 1
-            o.maxGradNorm = 0
-            o.schedule = .constant
+            let o = oneSGDUpdate(rows: rows, accumulation: accumulation, learningRate: 1)
             var trainer = try Trainer(options: o, frozen: [:], trainable: m.parameters, train: data, validation: [],
                                       maxLength: 16, padID: 0) { try makeLanguageModel(config: m.config, parameters: $0) }
             _ = try trainer.step()
@@ -136,15 +142,7 @@ import TrainingData
         }
         let data = Array(examples(try loadFixture("train/gpt2_lora_curve.json")["documents"].array).prefix(2))
         func update(ratio: Double) throws -> [String: [Double]] {
-            var o = TrainingOptions()
-            o.maxSteps = 1
-            o.batchSize = 2
-            o.layout = .pad
-            o.shuffle = false
-            o.optimizer = .sgd
-            o.learningRate = 0.1
-            o.maxGradNorm = 0
-            o.schedule = .constant
+            var o = oneSGDUpdate(rows: 2, accumulation: 1, learningRate: 0.1)
             o.loraplusLrRatio = ratio
             var trainer = try Trainer(options: o, frozen: m.parameters, trainable: adapter, train: data, validation: [],
                                       maxLength: 16, padID: 0) { try makeLanguageModel(config: m.config, parameters: $0, lora: spec) }
