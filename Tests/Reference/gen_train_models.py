@@ -161,9 +161,11 @@ def gpt2_lora_grads():
                 "fan_in_fan_out": True})
 
 
-def _curve(name, model_name, steps, lr, weight_decay, lora=None, seed=21):
+def _curve(name, model_name, steps, lr, weight_decay, lora=None, seed=21, loraplus_ratio=None):
     """`steps` AdamW updates, each 2 micro-batches of one unpadded document (token-weighted), clipping at 1.0,
-    cosine schedule with 2 warmup steps; matrices decay, vectors do not (Whittle's rule)."""
+    cosine schedule with 2 warmup steps; matrices decay, vectors do not (Whittle's rule). With `loraplus_ratio` the
+    optimizer is peft's `create_loraplus_optimizer` (lora_B at lr × ratio; its groups take `loraplus_weight_decay`,
+    so only weight_decay 0 compares with Whittle, which decays A and B by `weight_decay` alike)."""
     model = _load(model_name)
     lengths = [5 + (i * 7) % 8 for i in range(2 * steps)]
     docs = _documents(seed, lengths, model.config.vocab_size)
@@ -181,8 +183,13 @@ def _curve(name, model_name, steps, lr, weight_decay, lora=None, seed=21):
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr, foreach=False)
+    if loraplus_ratio is not None:
+        from peft.optimizers import create_loraplus_optimizer
+        assert weight_decay == 0.0
+        opt = create_loraplus_optimizer(model, torch.optim.AdamW, lr=lr, loraplus_lr_ratio=loraplus_ratio, foreach=False)
+    else:
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=lr, foreach=False)
     sched = get_cosine_schedule_with_warmup(opt, num_warmup_steps=2, num_training_steps=steps)
     losses, norms, lrs = [], [], []
     for s in range(steps):
@@ -197,10 +204,11 @@ def _curve(name, model_name, steps, lr, weight_decay, lora=None, seed=21):
         opt.step()
         sched.step()
         losses.append(total.item() / count)
+    extra = {} if loraplus_ratio is None else {"loraplus_lr_ratio": loraplus_ratio}
     write_json(f"train/{name}.json", {
         "source": f"torch {torch.__version__}, transformers {transformers.__version__}",
         "model": model_name, "documents": docs, "steps": steps, "learning_rate": lr, "weight_decay": weight_decay,
-        "lora": lora, "losses": losses, "grad_norms": norms, "learning_rates": lrs,
+        "lora": lora, **extra, "losses": losses, "grad_norms": norms, "learning_rates": lrs,
     })
 
 
@@ -214,4 +222,11 @@ def llama_adamw_curve():
 def gpt2_lora_curve():
     """10 AdamW updates of peft LoRA (r 4, alpha 8, c_attn/c_proj/c_fc) on the tiny GPT-2."""
     _curve("gpt2_lora_curve", "gpt2_tied", steps=10, lr=1e-2, weight_decay=0.0,
+           lora={"r": 4, "lora_alpha": 8, "target_modules": ["c_attn", "c_proj", "c_fc"], "fan_in_fan_out": True})
+
+
+@fixture("train/gpt2_loraplus_curve")
+def gpt2_loraplus_curve():
+    """10 AdamW updates of peft LoRA+ (create_loraplus_optimizer, ratio 4) with the LoRA of gpt2_lora_curve."""
+    _curve("gpt2_loraplus_curve", "gpt2_tied", steps=10, lr=5e-3, weight_decay=0.0, loraplus_ratio=4.0,
            lora={"r": 4, "lora_alpha": 8, "target_modules": ["c_attn", "c_proj", "c_fc"], "fan_in_fan_out": True})

@@ -70,16 +70,20 @@ import TrainingData
         try replay(fx, trainer: &trainer)
     }
 
-    @Test func loraCurveMatchesPEFT() throws {
-        let fx = try loadFixture("train/gpt2_lora_curve.json")
+    /// Plain LoRA, and LoRA+ against peft's `create_loraplus_optimizer` (lora_B at lr × 4).
+    @Test(arguments: ["gpt2_lora_curve", "gpt2_loraplus_curve"])
+    func loraCurveMatchesPEFT(_ name: String) throws {
+        let fx = try loadFixture("train/\(name).json")
         let m = try tiny(fx["model"].string)
         let l = fx["lora"]
         let spec = LoRASpec(rank: l["r"].int, alpha: l["lora_alpha"].double, targetModules: l["target_modules"].array.map(\.string))
-        let initial = try SafetensorsFile(path: repoRoot.appendingPathComponent("Tests/Reference/fixtures/train/gpt2_lora_curve.safetensors").path)
+        let initial = try SafetensorsFile(path: repoRoot.appendingPathComponent("Tests/Reference/fixtures/train/\(name).safetensors").path)
         var adapter: [String: Tensor] = [:]
         for name in initial.names { adapter[String(name.dropFirst("init/".count))] = try initial.tensor(name) }
         #expect(Set(adapter.keys) == Set(spec.parameterShapes(config: m.config).map(\.name)))
-        var trainer = try Trainer(options: curveOptions(fx), frozen: m.parameters, trainable: adapter,
+        var options = curveOptions(fx)
+        if name.contains("loraplus") { options.loraplusLrRatio = fx["loraplus_lr_ratio"].double }
+        var trainer = try Trainer(options: options, frozen: m.parameters, trainable: adapter,
                                   train: examples(fx["documents"].array), validation: [], maxLength: 16, padID: 0) {
             try makeLanguageModel(config: m.config, parameters: $0, lora: spec)
         }
