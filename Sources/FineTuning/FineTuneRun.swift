@@ -123,8 +123,10 @@ public struct FineTuneRun {
             let spec = try recipe.tuning.loraSpec(for: config)
             var rng = RandomGenerator(seed: recipe.training.seed &+ 0x10AA)
             trainable = spec.initialParameters(config: config, rng: &rng)
+            for name in try recipe.tuning.savedNames(for: config) { trainable[name] = frozen.removeValue(forKey: name) }
             lora = spec
         case .full:
+            _ = try recipe.tuning.savedNames(for: config)  // modules_to_save with full fine-tuning is an error
             for name in try recipe.tuning.trainableNames(for: config) { trainable[name] = frozen.removeValue(forKey: name) }
         }
         let padID = Int32(loaded.tokenizer.specialTokens.padID ?? loaded.tokenizer.specialTokens.eosID ?? 0)
@@ -324,7 +326,10 @@ public struct FineTuneRun {
     static func writeWeights(_ s: Setup, to folder: String) throws {
         if let spec = s.lora {
             try AtomicFile.writeDirectory(at: folder) { tmp in
-                try PEFTAdapter(spec: spec, tensors: s.trainer.trainable, baseModelNameOrPath: s.recipe.model.path)
+                let adapterNames = Set(spec.parameterShapes(config: s.config).map(\.name))
+                try PEFTAdapter(spec: spec, tensors: s.trainer.trainable.filter { adapterNames.contains($0.key) },
+                                baseModelNameOrPath: s.recipe.model.path, modulesToSave: s.recipe.tuning.modulesToSave,
+                                savedModules: s.trainer.trainable.filter { !adapterNames.contains($0.key) })
                     .write(to: tmp, config: s.config)
             }
         } else {

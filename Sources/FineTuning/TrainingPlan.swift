@@ -95,8 +95,11 @@ public struct TrainingPlan: Sendable {
     static func trainableCount(_ tuning: TuningOptions, config: ModelConfig) throws(ModelError) -> Int {
         switch tuning.method {
         case .lora:
+            let saved = Set(try tuning.savedNames(for: config))
             return try tuning.loraSpec(for: config).parameterShapes(config: config).reduce(0) { $0 + $1.shape.reduce(1, *) }
+                + config.parameterShapes().filter { saved.contains($0.name) }.reduce(0) { $0 + $1.shape.reduce(1, *) }
         case .full:
+            _ = try tuning.savedNames(for: config)  // modules_to_save with full fine-tuning is an error
             let names = Set(try tuning.trainableNames(for: config))
             return config.parameterShapes().filter { names.contains($0.name) }.reduce(0) { $0 + $1.shape.reduce(1, *) }
         }

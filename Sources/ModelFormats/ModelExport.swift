@@ -65,6 +65,10 @@ public enum ModelExport {
             guard !adapters.isEmpty else { throw ModelFormatError(file: out, "--format gguf-lora writes an adapter: name it with --adapter") }
             let config = try HFConfig.read(path: model + "/config.json")
             let stacked = try PEFTAdapter.readStacked(adapters, config: config)
+            if let (i, a) = stacked.adapters.enumerated().map({ ($0.offset, $0.element.adapter) }).first(where: { !$0.1.savedModules.isEmpty }) {
+                throw ModelFormatError(file: adapters[i].path, "the adapter also trained modules_to_save \(a.modulesToSave) in full; a GGUF-LoRA "
+                                       + "carries LoRA deltas only: export the merged model with --format gguf instead")
+            }
             let type = GGUFExport.DType(rawValue: dtype) ?? .f32
             let adapterName = name ?? URL(fileURLWithPath: adapters[0].path).standardizedFileURL.lastPathComponent
             let report = try GGUFExport.adapter(config: config, lora: stacked.spec, parameters: stacked.tensors, dtype: type,

@@ -54,6 +54,26 @@ public enum LoRAMerge {
         var out = parameters
         var outConfig = config
         var entries: [MergeReceipt.Entry] = []
+        // Saved modules (modules_to_save) take the place of the base's own first; LoRA deltas then add to the rest.
+        for (name, copy) in adapter.savedModules.sorted(by: { $0.key < $1.key }) {
+            let w = parameters[name]!
+            var maxChange = 0.0, deltaSquares = 0.0, baseSquares = 0.0, nonFinite = false
+            copy.withUnsafeBufferPointer { c in
+                w.withUnsafeBufferPointer { base in
+                    for i in 0..<c.count {
+                        if !c[i].isFinite { nonFinite = true }
+                        let d = Double(c[i]) - Double(base[i])
+                        maxChange = max(maxChange, abs(d))
+                        deltaSquares += d * d
+                        baseSquares += Double(base[i]) * Double(base[i])
+                    }
+                }
+            }
+            if nonFinite { throw ModelError("the adapter's saved \(name) holds non-finite values: the adapter is broken") }
+            out[name] = copy
+            entries.append(MergeReceipt.Entry(name: name, base: name, maxAbsChange: maxChange, deltaNorm: deltaSquares.squareRoot(),
+                                              baseNorm: baseSquares.squareRoot(), savedModule: true))
+        }
         let scale = Float(spec.scale)
         for target in spec.targets(in: config) {
             let a = adapter.tensors[target.module + ".lora_A.weight"]!
@@ -61,7 +81,7 @@ public enum LoRAMerge {
             let untie = target.module == "lm_head" && config.tieWordEmbeddings
             let baseName = untie ? config.embeddingParameterName : target.module + ".weight"
             let name = target.module + ".weight"
-            let w = parameters[baseName]!
+            let w = out[baseName]!
             // delta = (B·A)·scale, then W + delta: peft's order of operations.
             var delta = b.matmul(.normal, a, .normal)
             var merged = w
@@ -141,10 +161,17 @@ extension LoRAMerge {
         let (spec, tensors) = (stack.spec, stack.tensors)
         let names = adapters.map(\.path).joined(separator: ", ")
         var result: Result
+        let replaced: [String: Tensor]
+        do { replaced = try PEFTAdapter.savedReplacements(stack.adapters) { parameters[$0] } } catch {
+            throw ModelFormatError(file: names, error.message)
+        }
         do {
-            // One adapter merges as itself (its embedding copies are checked), at alpha × weight.
+            // One adapter merges as itself (its embedding copies are checked), at alpha × weight; saved modules merge
+            // as their weighted replacements.
             var peft = stack.adapters.count == 1 ? stack.adapters[0].adapter : PEFTAdapter(spec: spec, tensors: tensors)
             peft.spec.alpha = spec.alpha
+            peft.modulesToSave = stack.adapters.flatMap(\.adapter.modulesToSave)
+            peft.savedModules = replaced
             result = try merged(parameters: parameters, config: config, adapter: peft)
         } catch { throw ModelFormatError(file: names, error.message) }
         result.receipt.recordOutput(dtype: dtype, base: parameters, merged: result.parameters)
@@ -161,7 +188,8 @@ extension LoRAMerge {
         do {
             var inference = spec
             inference.dropout = 0
-            let unmerged = try makeLanguageModel(config: config, parameters: parameters.merging(tensors) { a, _ in a }, lora: inference)
+            let unmerged = try makeLanguageModel(config: config, parameters: parameters.merging(replaced) { _, r in r }.merging(tensors) { a, _ in a },
+                                                 lora: inference)
             let mergedModel = try makeLanguageModel(config: result.config, parameters: written)
             let tokenizerFolder = FileManager.default.fileExists(atPath: modelPath + "/tokenizer.json") ? modelPath : nil
             result.receipt.probe = try MergeProbe.compare(unmerged: unmerged, merged: mergedModel,
@@ -188,6 +216,9 @@ public struct MergeReceipt: Sendable {
         public var deltaNorm: Double
         /// Frobenius norm of the base weight (for scale).
         public var baseNorm: Double
+        /// A trained copy the adapter saved (`modules_to_save`) put in place of the base tensor, rather than a LoRA
+        /// delta added to it; `deltaNorm` is then ‖copy − base‖.
+        public var savedModule: Bool = false
         /// max |round(merged) − round(base)| in the written dtype (nil until written).
         public var writtenMaxAbsChange: Double? = nil
         /// How far the change a reader of the written file sees, `round(merged) − round(base)`, is from the fp32
@@ -256,8 +287,10 @@ public struct MergeReceipt: Sendable {
     public var summary: String {
         var lines: [String] = []
         let scaleText = useRSLoRA ? "alpha/√r = \(fmt(alpha))/√\(rank)" : "alpha/r = \(fmt(alpha))/\(rank)"
-        lines.append("merged \(entries.count) LoRA deltas (r \(rank), scale \(fmt(scale)) = \(scaleText)); \(unchangedTensors) tensors unchanged"
-                     + (outputDType.map { "; written as \($0.torchName)" } ?? ""))
+        let saved = entries.filter(\.savedModule).count
+        lines.append("merged \(entries.count - saved) LoRA deltas (r \(rank), scale \(fmt(scale)) = \(scaleText))"
+                     + (saved > 0 ? " and \(saved) saved module tensor\(saved == 1 ? "" : "s") (modules_to_save)" : "")
+                     + "; \(unchangedTensors) tensors unchanged" + (outputDType.map { "; written as \($0.torchName)" } ?? ""))
         if untiedLMHead {
             lines.append("lm_head was tied to the embeddings: written as its own matrix (embeddings + delta), tie_word_embeddings false")
         }
@@ -295,7 +328,8 @@ public struct MergeReceipt: Sendable {
         top.append(("tensors", .array(entries.map { e in
             var o: [(key: String, value: JSONValue)] = [("name", .string(e.name)), ("base", .string(e.base)),
                                                         ("max_abs_change", d(e.maxAbsChange)), ("delta_norm", d(e.deltaNorm)),
-                                                        ("base_norm", d(e.baseNorm))]
+                                                        ("base_norm", d(e.baseNorm)),
+                                                        ("kind", .string(e.savedModule ? "modules_to_save" : "lora_delta"))]
             o.append(("written_max_abs_change", e.writtenMaxAbsChange.map(d) ?? .null))
             o.append(("written_delta_relative_error", e.writtenDeltaError.map(d) ?? .null))
             return .object(o)

@@ -93,6 +93,37 @@ extension PEFTAdapter {
         return (spec, tensors)
     }
 
+    /// The base parameters the adapters' saved modules (`modules_to_save`) replace, with their new values: an adapter
+    /// at weight w moves a parameter from its base value by w·(saved − base), so weight 1 puts the trained copy in
+    /// place, 0 leaves the base, and several adapters add their moves (as their LoRA deltas add). `base` gives a
+    /// parameter's base value in Float32 (needed only when a weight is not 1 or two adapters save the same one).
+    public static func savedReplacements(_ adapters: [(adapter: PEFTAdapter, weight: Double)],
+                                         base: (String) -> Tensor?) throws(ModelError) -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        let names = Set(adapters.flatMap { $0.adapter.savedModules.keys }).sorted()
+        for name in names {
+            let users = adapters.filter { $0.adapter.savedModules[name] != nil }
+            if users.count == 1 && users[0].weight == 1 {
+                out[name] = users[0].adapter.savedModules[name]!
+                continue
+            }
+            guard let b = base(name) else { throw ModelError("the base model has no parameter \(name) for the adapters' saved module") }
+            var r = b
+            r.withUnsafeMutableBufferPointer { rp in
+                b.withUnsafeBufferPointer { bp in
+                    for (adapter, weight) in users {
+                        let w = Float(weight)
+                        adapter.savedModules[name]!.withUnsafeBufferPointer { sp in
+                            for i in 0..<rp.count { rp[i] += w * (sp[i] - bp[i]) }
+                        }
+                    }
+                }
+            }
+            out[name] = r
+        }
+        return out
+    }
+
     /// Base parameters plus the adapters named by `choices`, read from their folders, as one unmerged model.
     public static func applying(_ choices: [AdapterChoice], config: ModelConfig, parameters: [String: Tensor],
                                 modelPath: String) throws -> any TrainableModel {
@@ -111,6 +142,11 @@ extension PEFTAdapter {
         do {
             var withAdapters = weights
             withAdapters.parameters.merge(stack.tensors) { a, _ in a }
+            let replaced = try savedReplacements(stack.adapters) { name in weights.parameters[name] ?? weights.half[name]?.widened() }
+            for (name, t) in replaced {
+                withAdapters.parameters[name] = t
+                withAdapters.half[name] = nil
+            }
             return try makeLanguageModel(config: config, weights: withAdapters, lora: stack.spec)
         } catch {
             throw ModelFormatError(file: choices.map(\.path).joined(separator: ", "), error.message)

@@ -124,9 +124,6 @@ extension ModelConfig {
         family == .gpt2 ? ["transformer.wte", "transformer.wpe"] : ["model.embed_tokens"]
     }
 
-    /// The Whittle parameter holding the token embedding matrix.
-    var embeddingParameterName: String { family == .gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight" }
-
     /// peft's default `target_modules` when a config has none (`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`).
     var peftDefaultTargets: [String] { family == .gpt2 ? ["c_attn"] : ["q_proj", "v_proj"] }
 }

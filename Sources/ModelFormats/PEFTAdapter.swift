@@ -13,8 +13,8 @@ import Tokenization
 /// Conv1D, so there is no transpose). The effective scale is `LoRASpec.scale` (alpha/r, or alpha/√r with rsLoRA).
 ///
 /// Reading is lenient about what does not change the adapter's meaning (unknown keys, peft's bookkeeping keys,
-/// `fan_in_fan_out`, which peft itself overrides from the layer type) and strict about what does: DoRA, trainable
-/// base tensors (`modules_to_save`, `bias`), per-module ranks, LoRA variants, base-modifying initialisations and
+/// `fan_in_fan_out`, which peft itself overrides from the layer type) and strict about what does: DoRA, trained
+/// base biases (`bias`), per-module ranks, LoRA variants, base-modifying initialisations and
 /// LoRA on embeddings are errors naming the key; tensors are checked against the model config with every missing,
 /// unexpected or wrongly shaped tensor listed in one error naming the file.
 public struct PEFTAdapter: Sendable {
@@ -29,13 +29,22 @@ public struct PEFTAdapter: Sendable {
     /// PEFT's names without the prefix. Kept so a read adapter writes back unchanged; merging requires them to equal
     /// the base weights (Whittle does not merge changed embeddings).
     public var embeddingCopies: [String: Tensor]
+    /// peft's `modules_to_save` as adapter_config.json lists them (module-name suffixes; empty: none).
+    public var modulesToSave: [String]
+    /// The trained copies of the base parameters `modulesToSave` chooses (`ModelConfig.savedParameterNames`), under
+    /// Whittle names: applying or merging the adapter puts them in place of the base's own. A tied model's LM head is
+    /// its embedding matrix, held once here; on disk it is also written as `lm_head.weight`, as peft's
+    /// `ensure_weight_tying` saves it.
+    public var savedModules: [String: Tensor]
 
     public init(spec: LoRASpec, tensors: [String: Tensor], baseModelNameOrPath: String? = nil,
-                embeddingCopies: [String: Tensor] = [:]) {
+                embeddingCopies: [String: Tensor] = [:], modulesToSave: [String] = [], savedModules: [String: Tensor] = [:]) {
         self.spec = spec
         self.tensors = tensors
         self.baseModelNameOrPath = baseModelNameOrPath
         self.embeddingCopies = embeddingCopies
+        self.modulesToSave = modulesToSave
+        self.savedModules = savedModules
     }
 
     public static let configFileName = "adapter_config.json"
@@ -62,6 +71,7 @@ extension PEFTAdapter {
         for name in tensors.keys.sorted() where !known.contains(name) {
             problems.append("unexpected tensor \(name): not an adapter of a module the config targets")
         }
+        problems += savedModuleProblems(config: config)
         for (name, t) in embeddingCopies.sorted(by: { $0.key < $1.key }) {
             guard let base = Self.embeddingCopyBase(name, config: config) else {
                 problems.append("unexpected tensor \(name): not an embedding layer of this model"); continue
@@ -69,6 +79,28 @@ extension PEFTAdapter {
             if t.shape != base.shape { problems.append("tensor \(name) has shape \(t.shape), expected \(base.shape)") }
         }
         return problems
+    }
+
+    /// Saved module copies against `modulesToSave`: each chosen parameter present with its shape, nothing else.
+    func savedModuleProblems(config: ModelConfig) -> [String] {
+        let names: [String]
+        do { names = try config.savedParameterNames(modules: modulesToSave, lora: spec) } catch { return [error.message] }
+        let shapes = Dictionary(uniqueKeysWithValues: config.parameterShapes().map { ($0.name, $0.shape) })
+        var problems: [String] = []
+        for name in names {
+            guard let t = savedModules[name] else { problems.append("missing tensor \(name) \(shapes[name]!) (modules_to_save)"); continue }
+            if t.shape != shapes[name]! { problems.append("tensor \(name) has shape \(t.shape), expected \(shapes[name]!)") }
+        }
+        for name in savedModules.keys.sorted() where !names.contains(name) {
+            problems.append("unexpected tensor \(name): not in a module that modules_to_save \(modulesToSave) chooses")
+        }
+        return problems
+    }
+
+    /// A tied model whose embedding matrix is saved: peft's `ensure_weight_tying` writes it twice, the second time as
+    /// `lm_head.weight`.
+    func savesTiedEmbedding(config: ModelConfig) -> Bool {
+        config.tieWordEmbeddings && savedModules[config.embeddingParameterName] != nil
     }
 
     /// The base parameter an embedding copy duplicates: `lm_head(.base_layer).weight` is lm_head's weight (the
@@ -103,6 +135,8 @@ extension PEFTAdapter {
         var named: [String: Tensor] = [:]
         for (name, t) in tensors { named[Self.namePrefix + name] = t }
         for (name, t) in embeddingCopies { named[Self.namePrefix + name] = t }
+        for (name, t) in savedModules { named[Self.namePrefix + name] = t }
+        if savesTiedEmbedding(config: config) { named[Self.namePrefix + "lm_head.weight"] = savedModules[config.embeddingParameterName]! }
         try SafetensorsWriter.write(named, to: folder + "/" + Self.weightsFileName)
         try AtomicFile.write(configJSON(config: config), to: configPath)
     }
@@ -114,13 +148,14 @@ extension PEFTAdapter {
         let fields: [String: JSONValue] = [
             "alora_invocation_tokens": .null, "alpha_pattern": .object([]), "arrow_config": .null, "auto_mapping": .null,
             "base_model_name_or_path": baseModelNameOrPath.map(JSONValue.string) ?? .null,
-            "bias": .string("none"), "corda_config": .null, "ensure_weight_tying": .bool(false), "eva_config": .null,
+            "bias": .string("none"), "corda_config": .null, "ensure_weight_tying": .bool(savesTiedEmbedding(config: config)),
+            "eva_config": .null,
             "exclude_modules": .null, "fan_in_fan_out": .bool(config.family == .gpt2), "inference_mode": .bool(true),
             "init_lora_weights": .bool(true), "kasa_config": .null, "layer_replication": .null, "layers_pattern": .null,
             "layers_to_transform": layers.map { .array($0.map(JSONValue.integer)) } ?? .null,
             "loftq_config": .object([]), "lora_alpha": alpha, "lora_bias": .bool(false), "lora_dropout": .double(spec.dropout),
             "lora_ga_config": .null, "megatron_config": .null, "megatron_core": .string("megatron.core"),
-            "modules_to_save": .null, "monteclora_config": .null, "peft_type": .string("LORA"),
+            "modules_to_save": modulesToSave.isEmpty ? .null : .array(modulesToSave.map(JSONValue.string)), "monteclora_config": .null, "peft_type": .string("LORA"),
             "peft_version": .string(Self.peftVersion), "qalora_group_size": .integer(16), "r": .integer(spec.rank),
             "rank_pattern": .object([]), "revision": .null, "target_modules": .array(targets.map(JSONValue.string)),
             "target_parameters": .null, "task_type": .string("CAUSAL_LM"), "trainable_token_indices": .null,
@@ -160,6 +195,12 @@ extension PEFTAdapter {
         var seen = Set<String>()
         let expected = parsed.spec.parameterShapes(config: config)
         let wanted = Dictionary(uniqueKeysWithValues: expected.map { ($0.name, $0.shape) })
+        let shapes = Dictionary(uniqueKeysWithValues: config.parameterShapes().map { ($0.name, $0.shape) })
+        let savedNames = parsed.savedNames
+        var saved: [String: Tensor] = [:]
+        var tiedHeadCopy: Tensor?
+        let embedding = config.embeddingParameterName
+        let tiedSaved = config.tieWordEmbeddings && savedNames.contains(embedding)
         for fileName in file.names {
             guard fileName.hasPrefix(namePrefix) else {
                 problems.append("unexpected tensor \(fileName): PEFT adapter tensors are named \(namePrefix)<module>.lora_A.weight / .lora_B.weight")
@@ -171,6 +212,13 @@ extension PEFTAdapter {
                 seen.insert(name)
                 if shape != want { problems.append("tensor \(fileName) has shape \(shape), expected \(want)"); continue }
                 tensors[name] = try file.tensor(fileName)
+            } else if savedNames.contains(name) {
+                let want = shapes[name]!
+                if shape != want { problems.append("tensor \(fileName) has shape \(shape), expected \(want)"); continue }
+                saved[name] = try file.tensor(fileName)
+            } else if tiedSaved && name == "lm_head.weight" {
+                if shape != shapes[embedding]! { problems.append("tensor \(fileName) has shape \(shape), expected \(shapes[embedding]!)"); continue }
+                tiedHeadCopy = try file.tensor(fileName)
             } else if let base = embeddingCopyBase(name, config: config) {
                 if shape != base.shape { problems.append("tensor \(fileName) has shape \(shape), expected \(base.shape)"); continue }
                 copies[name] = try file.tensor(fileName)
@@ -181,11 +229,26 @@ extension PEFTAdapter {
         for (name, shape) in expected where !seen.contains(name) {
             problems.append("missing tensor \(namePrefix + name) \(shape)")
         }
+        // A tied LM head saved under its own name: the embedding copy itself when only that name was written, and
+        // otherwise the same values (peft writes one shared tensor twice).
+        if let head = tiedHeadCopy {
+            if let e = saved[embedding] {
+                if e.scalars != head.scalars {
+                    problems.append("tensor \(namePrefix)lm_head.weight differs from \(namePrefix + embedding): with tied embeddings they are one matrix")
+                }
+            } else {
+                saved[embedding] = head
+            }
+        }
+        for name in savedNames where saved[name] == nil {
+            problems.append("missing tensor \(namePrefix + name) \(shapes[name]!) (modules_to_save \(parsed.modulesToSave))")
+        }
         if !problems.isEmpty {
             throw ModelFormatError(file: weightsPath, "adapter tensors do not match \(configFileName) and the \(config.modelType) model "
                                    + "(\(problems.count) problem(s)):\n  " + problems.joined(separator: "\n  "))
         }
-        return PEFTAdapter(spec: parsed.spec, tensors: tensors, baseModelNameOrPath: parsed.base, embeddingCopies: copies)
+        return PEFTAdapter(spec: parsed.spec, tensors: tensors, baseModelNameOrPath: parsed.base, embeddingCopies: copies,
+                           modulesToSave: parsed.modulesToSave, savedModules: saved)
     }
 
     private static func unexpectedReason(_ name: String) -> String {
@@ -196,7 +259,7 @@ extension PEFTAdapter {
         if name.contains(".lora_A.") || name.contains(".lora_B.") {
             return "an adapter of a module adapter_config.json does not target (or with an adapter name left in the key)"
         }
-        return "not a LoRA tensor (modules_to_save copies and other trained base tensors are not supported)"
+        return "not a LoRA tensor, nor in a module that adapter_config.json's modules_to_save chooses"
     }
 
     // MARK: adapter_config.json
@@ -211,6 +274,9 @@ extension PEFTAdapter {
     struct ParsedConfig {
         var spec: LoRASpec
         var base: String?
+        var modulesToSave: [String] = []
+        /// The parameters `modulesToSave` chooses (Whittle names).
+        var savedNames: [String] = []
     }
 
     static func parseConfig(path: String, config: ModelConfig) throws(ModelFormatError) -> ParsedConfig {
@@ -289,7 +355,6 @@ extension PEFTAdapter {
         }
         // Features that change what the adapter computes.
         try unsupported("use_dora", when: isTrue, "DoRA adds a magnitude vector Whittle does not apply")
-        try unsupported("modules_to_save", when: nonEmpty, "fully trained module copies are not merged")
         try unsupported("bias", when: { $0 != .string("none") }, "trained base biases are not merged (\"none\" only)")
         try unsupported("lora_bias", when: isTrue, "a bias on lora_B is not merged")
         try unsupported("rank_pattern", when: nonEmpty, "per-module ranks are not supported (one r for every module)")
@@ -364,6 +429,27 @@ extension PEFTAdapter {
         case .string(let s)?: base = s
         case let v?: throw fail("base_model_name_or_path", "must be a string, got \(v.serialized())")
         }
-        return ParsedConfig(spec: spec, base: base)
+        // Modules trained in full beside the adapter.
+        var modulesToSave: [String] = []
+        switch value("modules_to_save") {
+        case nil: break
+        case .array(let a)?:
+            for v in a {
+                guard case .string(let s) = v else { throw fail("modules_to_save", "must be a list of module names, got \(v.serialized()) in the list") }
+                if !modulesToSave.contains(s) { modulesToSave.append(s) }
+            }
+        case let v?: throw fail("modules_to_save", "must be a list of module names, got \(v.serialized())")
+        }
+        let savedNames: [String]
+        do { savedNames = try config.savedParameterNames(modules: modulesToSave, lora: spec) } catch {
+            throw fail("modules_to_save", String(error.message.dropFirst("modules_to_save: ".count)))
+        }
+        let tiesSaved = try bool("ensure_weight_tying", default: false)
+        if config.tieWordEmbeddings && savedNames.contains(config.embeddingParameterName) && !tiesSaved {
+            throw fail("ensure_weight_tying", "false, but modules_to_save \(modulesToSave) trains the embedding matrix this model ties to "
+                       + "its LM head: without ensure_weight_tying peft unties them (two matrices), which Whittle does not run; "
+                       + "train with ensure_weight_tying=True")
+        }
+        return ParsedConfig(spec: spec, base: base, modulesToSave: modulesToSave, savedNames: savedNames)
     }
 }

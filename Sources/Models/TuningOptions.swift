@@ -2,7 +2,7 @@
 /// in Recipes/README.md.
 ///
 /// - `method: lora` trains PEFT-style adapters (`r`, `alpha`, `dropout`, `rslora`, `target_modules`, `layers`) on a
-///   frozen base.
+///   frozen base, plus any `modules_to_save` in full.
 /// - `method: full` trains the base weights themselves: all of them, or those whose name contains one of the
 ///   `trainable` patterns (e.g. `[layers.10., layers.11., model.norm]`).
 public struct TuningOptions: Codable, Sendable, Equatable {
@@ -19,6 +19,9 @@ public struct TuningOptions: Codable, Sendable, Equatable {
     public var layers: [Int] = []
     /// Full fine-tuning only: parameter-name substrings to train; empty = every parameter.
     public var trainable: [String] = []
+    /// LoRA only: base modules trained in full beside the adapter and saved with it (PEFT's `modules_to_save`, e.g.
+    /// `[embed_tokens]`); see `ModelConfig.savedParameterNames(modules:)`.
+    public var modulesToSave: [String] = []
 
     public init() {}
 
@@ -36,6 +39,18 @@ public struct TuningOptions: Codable, Sendable, Equatable {
         let spec = LoRASpec(rank: r, alpha: alpha, useRSLoRA: rslora, dropout: dropout, targetModules: targets, layers: layers)
         try spec.validate(for: config)
         return spec
+    }
+
+    /// LoRA: the base parameters `modules_to_save` trains beside the adapter (none when it is empty). Errors name the
+    /// key: `modules_to_save` with full fine-tuning, a pattern that matches nothing, a module also adapted.
+    public func savedNames(for config: ModelConfig) throws(ModelError) -> [String] {
+        guard !modulesToSave.isEmpty else { return [] }
+        guard method == .lora else {
+            throw ModelError("tuning.modules_to_save applies to LoRA; full fine-tuning chooses its parameters with tuning.trainable")
+        }
+        do { return try config.savedParameterNames(modules: modulesToSave, lora: try loraSpec(for: config)) } catch {
+            throw ModelError("tuning." + error.message)
+        }
     }
 
     /// Full fine-tuning: the names of the base parameters to train (every one when `trainable` is empty). A pattern

@@ -62,6 +62,7 @@ import Testing
     }
 
     @Test(arguments: ["{method: lora, r: 4, alpha: 8, target_modules: [q_proj, v_proj, down_proj]}",
+                      "{method: lora, r: 4, alpha: 8, modules_to_save: [embed_tokens, model.norm]}",
                       "{method: full, trainable: [layers.4., model.norm]}"])
     func dryRunPredictsWhatTheRunPredicts(_ tuning: String) throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -109,6 +110,22 @@ import Testing
         let noData = try TrainingPlan.make(options(try recipe(model: "config-only", tuning: tuning, name: "nodata")),
                                            overriding: ["data.train=[\(root)/absent.jsonl]"])
         #expect(noData.assumptions.first?.contains("absent.jsonl") == true, "\(noData.assumptions)")
+    }
+
+    /// `tuning.modules_to_save` mistakes are named before anything runs: with full fine-tuning, a module that does not
+    /// exist, a module LoRA also adapts.
+    @Test(arguments: [("{method: full, modules_to_save: [embed_tokens]}", "tuning.modules_to_save applies to LoRA"),
+                      ("{method: lora, modules_to_save: [embed_token]}", "tuning.modules_to_save: \"embed_token\" matches no module"),
+                      ("{method: lora, target_modules: [q_proj], modules_to_save: [layers.0]}", "is also adapted by LoRA")])
+    func modulesToSaveMistakesAreNamed(_ tuning: String, _ words: String) throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try prepareFolders()
+        do {
+            _ = try TrainingPlan.make(options(try recipe(model: "skeleton", tuning: tuning, name: "plan")))
+            Issue.record("expected an error for \(tuning)")
+        } catch {
+            #expect("\(error)".contains(words), "\(error)")
+        }
     }
 
     @Test func missingConfigIsNamed() throws {

@@ -9,7 +9,8 @@ import Testing
 
 /// `whittle train` end to end on the real stories260K model (imported from ../shared/assets) and 64 GSM8K records:
 /// the run folder's files, a resume from the files of a checkpoint that equals the uninterrupted run bit for bit,
-/// and the adapter written in PEFT layout.
+/// and the adapter written in PEFT layout. The recipe also trains the (tied) embedding matrix in full
+/// (`modules_to_save`), so the saved module goes through the same state, resume, adapter and report paths.
 @Suite(.serialized) struct RunTests {
     let root: String
 
@@ -32,7 +33,7 @@ import Testing
           valid_ratio: 0.125
           key_map: {question: prompt, answer: completion}
           max_length: 128
-        tuning: {method: lora, r: 4, alpha: 8, dropout: 0.1}
+        tuning: {method: lora, r: 4, alpha: 8, dropout: 0.1, modules_to_save: [embed_tokens]}
         training: {max_steps: 6, batch_size: 4, learning_rate: 0.003, eval_every: 3, save_every: 3, keep_checkpoints: 5, seed: 3}
         output: {dir: \(root)/runs, name: a}
         """
@@ -75,10 +76,16 @@ import Testing
         let config = try HFConfig.read(path: root + "/model/config.json")
         let adapter = try PEFTAdapter.read(from: runA + "/last", config: config)
         let state = try SafetensorsFile(path: runA + "/state/step-000006/trainable.safetensors")
-        #expect(Set(adapter.tensors.keys) == Set(state.names))
+        #expect(config.tieWordEmbeddings && adapter.modulesToSave == ["embed_tokens"])
+        #expect(Set(adapter.savedModules.keys) == ["model.embed_tokens.weight"])
+        #expect(Set(adapter.tensors.keys).union(adapter.savedModules.keys) == Set(state.names))
         for name in state.names {
-            #expect(adapter.tensors[name]!.withUnsafeBufferPointer { Array($0) } == (try state.tensor(name)).withUnsafeBufferPointer { Array($0) })
+            let written = adapter.tensors[name] ?? adapter.savedModules[name]!
+            #expect(written.withUnsafeBufferPointer { Array($0) } == (try state.tensor(name)).withUnsafeBufferPointer { Array($0) })
         }
+        let base = try HFFolder.readParameters(folder: root + "/model", config: config)
+        #expect(adapter.savedModules["model.embed_tokens.weight"]!.scalars != base["model.embed_tokens.weight"]!.scalars,
+                "the embedding matrix was trained")
 
         // Stop at update 3 (as Ctrl-C would leave it): resuming from the files gives the same bits as the run above.
         let runB = root + "/runs/b"

@@ -32,8 +32,22 @@ import Tokenization
             let whittle = String(fileName.dropFirst(PEFTAdapter.namePrefix.count))
             #expect(adapter.tensors[whittle]?.scalars == (try file.tensor(fileName)).scalars, "\(name): \(fileName)")
         }
-        // Every name in the file is accounted for: LoRA pairs, plus peft's embedding copy when lm_head is targeted.
-        #expect(Set(adapter.embeddingCopies.keys.map { PEFTAdapter.namePrefix + $0 }) == Set(file.names).subtracting(loraNames))
+        // Every name in the file is accounted for: LoRA pairs, peft's embedding copy when lm_head is targeted, and the
+        // modules_to_save copies (a tied LM head's twice, as peft's ensure_weight_tying writes it), bit for bit.
+        var accounted = Set((Array(adapter.embeddingCopies.keys) + Array(adapter.savedModules.keys)).map { PEFTAdapter.namePrefix + $0 })
+        if c.config.tieWordEmbeddings && adapter.savedModules[c.config.embeddingParameterName] != nil {
+            accounted.insert(PEFTAdapter.namePrefix + "lm_head.weight")
+        }
+        #expect(accounted == Set(file.names).subtracting(loraNames))
+        for (k, t) in adapter.savedModules {
+            #expect(t.scalars == (try file.tensor(PEFTAdapter.namePrefix + k)).scalars, "\(name): saved \(k)")
+        }
+        if case .array(let saved) = c.expected["saved_tensors"] {
+            #expect(Set(saved.map(\.string)) == Set(file.names).subtracting(loraNames), "\(name): saved tensors")
+            #expect(!adapter.savedModules.isEmpty && adapter.modulesToSave == c.expected["modules_to_save"].array.map(\.string))
+        } else {
+            #expect(adapter.savedModules.isEmpty && adapter.modulesToSave.isEmpty)
+        }
         #expect(adapter.problems(config: c.config).isEmpty)
     }
 
@@ -54,6 +68,9 @@ import Tokenization
         for (k, t) in adapter.tensors { #expect(back.tensors[k]?.shape == t.shape && back.tensors[k]?.scalars == t.scalars, "\(k)") }
         #expect(Set(back.embeddingCopies.keys) == Set(adapter.embeddingCopies.keys))
         for (k, t) in adapter.embeddingCopies { #expect(back.embeddingCopies[k]?.scalars == t.scalars, "\(k)") }
+        #expect(back.modulesToSave == adapter.modulesToSave)
+        #expect(Set(back.savedModules.keys) == Set(adapter.savedModules.keys))
+        for (k, t) in adapter.savedModules { #expect(back.savedModules[k]?.scalars == t.scalars, "\(k)") }
         // The file itself: F32, PEFT names, peft's metadata.
         let file = try SafetensorsFile(path: out + "/adapter_model.safetensors")
         #expect(file.metadata == ["format": "pt"])

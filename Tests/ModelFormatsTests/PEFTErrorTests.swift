@@ -31,7 +31,8 @@ import Testing
     /// (key, value as JSON text, words the error must contain).
     @Test(arguments: [
         ("use_dora", "true", "DoRA"),
-        ("modules_to_save", "[\"lm_head\"]", "fully trained module copies"),
+        ("modules_to_save", "\"lm_head\"", "must be a list of module names"),
+        ("modules_to_save", "[\"classifier\"]", "\"classifier\" matches no module"),
         ("bias", "\"lora_only\"", "trained base biases"),
         ("rank_pattern", "{\"q_proj\": 8}", "per-module ranks"),
         ("alpha_pattern", "{\"q_proj\": 16}", "per-module alphas"),

@@ -70,7 +70,9 @@ import Testing
         let peftConfig = try HFConfig.read(path: c.mergedFolder + "/config.json")
         let reference = try HFFolder.readParameters(folder: c.mergedFolder, config: peftConfig)
         let receipt = result.receipt
-        #expect(receipt.entries.map(\.name) == adapter.spec.targets(in: c.config).map { $0.module + ".weight" })
+        // Saved modules (modules_to_save) first, in name order, then the LoRA deltas in parameter order.
+        #expect(receipt.entries.map(\.name) == adapter.savedModules.keys.sorted() + adapter.spec.targets(in: c.config).map { $0.module + ".weight" })
+        #expect(receipt.entries.filter(\.savedModule).map(\.name) == adapter.savedModules.keys.sorted())
         #expect(receipt.scale == adapter.spec.scale && receipt.rank == adapter.spec.rank)
         #expect(receipt.untiedLMHead == isTrue(c.expected["untied_for_merge"]))
         for e in receipt.entries {
@@ -85,7 +87,7 @@ import Testing
             #expect(abs(e.deltaNorm - squares.squareRoot()) <= 1e-5 * squares.squareRoot(), "\(e.name): receipt ‖ΔW‖ \(e.deltaNorm), peft's \(squares.squareRoot())")
         }
         #expect(receipt.unchangedTensors == c.baseParameters.count - receipt.entries.filter { $0.name == $0.base }.count)
-        #expect(receipt.summary.contains("merged \(receipt.entries.count) LoRA deltas"))
+        #expect(receipt.summary.contains("merged \(adapter.spec.targets(in: c.config).count) LoRA deltas"))
         #expect(receipt.summary.contains("probe (KL / perplexity of merged vs base + adapter): not run"))
     }
 

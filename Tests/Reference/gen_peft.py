@@ -23,6 +23,16 @@ Tied lm_head: peft 0.21.2 does wrap a tied lm_head in LoRA (with a warning), and
 input embeddings change too and the merged model no longer equals the adapter (the generator asserts this and records
 the size of the damage). The reference merge for that case follows the route peft's own warning prescribes: load the
 base with `tie_word_embeddings=False`, copy the embeddings into lm_head, load the same adapter, merge.
+
+modules_to_save (`perturb_saved=True`): peft trains a full copy of each matched module (suffix match, so "norm" takes
+every input/post-attention layernorm and model.norm) and saves it beside the LoRA tensors as
+`base_model.model.<module>.weight`. The copies are perturbed after A/B (matrices += 0.05·randn, norm vectors :=
+1 + 0.2·randn) so they differ from the base. With `ensure_weight_tying` on a tied model peft makes lm_head's copy a
+Linear on the embedding copy's Parameter, appends "model.embed_tokens" to the saved `modules_to_save`, and still
+writes the lm_head copy into the adapter file as `base_model.model.lm_head.weight` (equal to the embedding copy). The
+generator asserts the adapter equals a plain transformers model built by hand (LoRA deltas added, copies written in;
+a tied model gets only the embedding copy), that the saved folder reloads to the same logits, and records
+"modules_to_save" / "ensure_weight_tying" (as saved), "modules_to_save_wrapped" and "saved_tensors" (non-LoRA names).
 """
 import json
 import shutil
@@ -50,7 +60,35 @@ def _lora_layers(peft_model):
     return [(n, m) for n, m in peft_model.base_model.model.named_modules() if isinstance(m, LoraLayer)]
 
 
-def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2):
+def _saved_copies(peft_model):
+    """peft's ModulesToSaveWrapper modules (sorted names): the wrapped base module and its trainable copy."""
+    from peft.utils.other import ModulesToSaveWrapper
+    return sorted((n, m) for n, m in peft_model.base_model.model.named_modules() if isinstance(m, ModulesToSaveWrapper))
+
+
+def _plain_equivalent(base_name, peft_model):
+    """The adapter in plain transformers terms, without peft's merge: each LoRA delta scaling · B @ A added to its
+    base weight by hand, and each modules_to_save copy written into the module it replaces (a tied model gets only
+    its embedding copy; its lm_head follows through transformers' own tying)."""
+    plain = _base(base_name)
+    tied = bool(plain.config.tie_word_embeddings)
+    with torch.no_grad():
+        for name, layer in _lora_layers(peft_model):
+            a, b = layer.lora_A["default"].weight, layer.lora_B["default"].weight
+            delta = layer.scaling["default"] * (b @ a)
+            w = plain.get_submodule(name).weight
+            w.add_(delta.t() if peft_model.peft_config["default"].fan_in_fan_out else delta)
+        for name, wrapper in _saved_copies(peft_model):
+            if tied and name == "lm_head":
+                continue
+            for key, value in wrapper.modules_to_save["default"].state_dict().items():
+                plain.get_submodule(name).get_parameter(key).copy_(value)
+    if tied:
+        assert plain.lm_head.weight is plain.get_input_embeddings().weight
+    return plain
+
+
+def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2, perturb_saved=False):
     from peft import LoraConfig, PeftModel, get_peft_model
     folder = OUT / "peft" / case
     if folder.exists():
@@ -71,6 +109,16 @@ def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2):
             a.copy_(scale_a * torch.randn(a.shape, generator=g))
             b.copy_(scale_b * torch.randn(b.shape, generator=g))
             scaling[name] = float(layer.scaling["default"])
+        if perturb_saved:
+            # modules_to_save copies start equal to the base; move them (same generator, after A/B) so a reader that
+            # ignored them, or used the base module instead of the copy, fails. Shared parameters (a tied lm_head
+            # copy is the embedding copy's Parameter) are listed once by named_parameters.
+            for name, p in sorted(pm.named_parameters()):
+                if ".modules_to_save.default." in name:
+                    if p.dim() == 1:
+                        p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
+                    else:
+                        p.add_(0.05 * torch.randn(p.shape, generator=g))
     pm.save_pretrained(folder / "adapter")
     (folder / "adapter" / "README.md").unlink()  # peft's model-card stub; not part of the adapter format
 
@@ -81,6 +129,8 @@ def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2):
         adapter_logits = pm(input_ids=ids).logits.float().contiguous()
 
     extra = {}
+    if config.modules_to_save:
+        extra.update(_check_saved_copies(case, base_name, folder, pm, ids, adapter_logits, tied))
     targets_lm_head = any(n == "lm_head" for n in pm.targeted_module_names)
     if tied and targets_lm_head:
         # peft's in-place merge corrupts the shared embeddings: show it, then merge the documented way.
@@ -133,6 +183,47 @@ def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2):
     print(f"  {case}: {len(scaling)} adapted modules, merged vs unmerged max |Δ| {gap:.3g}, adapter moves logits by {base_gap:.3g}")
 
 
+def _check_saved_copies(case, base_name, folder, pm, ids, adapter_logits, tied):
+    """modules_to_save checks: the copies differ from the base, a tied lm_head runs on the embedding copy, the
+    adapter equals its plain-transformers equivalent and reloads from its folder; returns the expected.json keys."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    wrappers = dict(_saved_copies(pm))
+    for name, w in wrappers.items():
+        for key, value in w.modules_to_save["default"].state_dict().items():
+            moved = (value - w.original_module.state_dict()[key]).abs().max().item()
+            assert moved > 1e-2, f"{case}: the copy of {name}.{key} was not perturbed ({moved})"
+    saved_config = json.loads((folder / "adapter" / "adapter_config.json").read_text())
+    ensure = bool(saved_config["ensure_weight_tying"])
+    if tied and ensure:
+        embed = pm.base_model.model.get_input_embeddings()    # the wrapper itself
+        assert embed is wrappers["model.embed_tokens"] and "lm_head" in wrappers, sorted(wrappers)
+        head = wrappers["lm_head"].modules_to_save["default"]
+        assert head.weight is embed.modules_to_save["default"].weight, f"{case}: lm_head does not share the embedding copy"
+        trainable = [n for n, p in pm.named_parameters() if p.requires_grad and p.dim() == 2 and "lora_" not in n]
+        assert trainable == ["base_model.model.model.embed_tokens.modules_to_save.default.weight"], trainable
+    with torch.no_grad():
+        plain_gap = (_plain_equivalent(base_name, pm)(input_ids=ids).logits - adapter_logits).abs().max().item()
+    assert plain_gap / adapter_logits.abs().max().item() < 1e-5, f"{case}: adapter vs plain equivalent {plain_gap}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reloaded = PeftModel.from_pretrained(_base(base_name), folder / "adapter").eval()
+    with torch.no_grad():
+        reload_gap = (reloaded(input_ids=ids).logits - adapter_logits).abs().max().item()
+    assert reload_gap == 0.0, f"{case}: the saved adapter reloads with other logits ({reload_gap})"
+    saved = load_file(str(folder / "adapter" / "adapter_model.safetensors"))
+    saved_tensors = sorted(k for k in saved if "lora_" not in k)
+    extra = {"modules_to_save": saved_config["modules_to_save"], "ensure_weight_tying": ensure,
+             "modules_to_save_wrapped": sorted(wrappers), "saved_tensors": saved_tensors,
+             "adapter_vs_plain_equivalent_max_abs_logit_gap": plain_gap}
+    if tied and ensure:
+        head_key, embed_key = "base_model.model.lm_head.weight", "base_model.model.model.embed_tokens.weight"
+        if head_key in saved:
+            assert torch.equal(saved[head_key], saved[embed_key]), f"{case}: saved lm_head copy is not the embedding copy"
+            extra["saved_lm_head_equals_embedding_copy"] = True
+    return extra
+
+
 @fixture("peft/llama_all_linear")
 def llama_all_linear():
     """Llama (untied) with LoRA on q/k/v/o and gate/up/down in every layer, r 4, alpha 8."""
@@ -169,3 +260,22 @@ def gpt2_conv1d():
     """GPT-2 (tied, Conv1D) with LoRA on c_attn, c_proj (attention and MLP) and c_fc, r 4, alpha 8, fan_in_fan_out."""
     _make_case("gpt2_conv1d", "gpt2_tied",
                dict(r=4, lora_alpha=8, target_modules=["c_attn", "c_proj", "c_fc"], fan_in_fan_out=True), seed=1505)
+
+
+@fixture("peft/llama_tied_modules_to_save")
+def llama_tied_modules_to_save():
+    """Llama with tied embeddings (bf16 weights): LoRA on q_proj/v_proj, r 4, alpha 8, and modules_to_save embed_tokens
+    plus every *norm (input/post-attention layernorms and the final norm), ensure_weight_tying; the copies perturbed."""
+    _make_case("llama_tied_modules_to_save", "llama_tied_bf16",
+               dict(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], modules_to_save=["embed_tokens", "norm"],
+                    ensure_weight_tying=True), seed=1606, perturb_saved=True)
+
+
+@fixture("peft/llama_untied_modules_to_save")
+def llama_untied_modules_to_save():
+    """Llama (untied) with LoRA on all 7 projections, r 4, alpha 8, and modules_to_save embed_tokens and lm_head (two
+    independent copies, each perturbed)."""
+    _make_case("llama_untied_modules_to_save", "llama_untied",
+               dict(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                                       "down_proj"], modules_to_save=["embed_tokens", "lm_head"]),
+               seed=1707, perturb_saved=True)

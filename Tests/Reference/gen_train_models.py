@@ -161,17 +161,22 @@ def gpt2_lora_grads():
                 "fan_in_fan_out": True})
 
 
-def _curve(name, model_name, steps, lr, weight_decay, lora=None, seed=21, loraplus_ratio=None):
+def _curve(name, model_name, steps, lr, weight_decay, lora=None, seed=21, loraplus_ratio=None, modules_to_save=None,
+           ensure_weight_tying=False):
     """`steps` AdamW updates, each 2 micro-batches of one unpadded document (token-weighted), clipping at 1.0,
     cosine schedule with 2 warmup steps; matrices decay, vectors do not (Whittle's rule). With `loraplus_ratio` the
     optimizer is peft's `create_loraplus_optimizer` (lora_B at lr × ratio; its groups take `loraplus_weight_decay`,
-    so only weight_decay 0 compares with Whittle, which decays A and B by `weight_decay` alike)."""
+    so only weight_decay 0 compares with Whittle, which decays A and B by `weight_decay` alike). `modules_to_save`
+    (and `ensure_weight_tying`) go to the LoraConfig: peft trains a full copy of each such module, starting equal to
+    the base (so nothing extra is stored in the .safetensors); a copied embedding is a matrix and decays."""
     model = _load(model_name)
     lengths = [5 + (i * 7) % 8 for i in range(2 * steps)]
     docs = _documents(seed, lengths, model.config.vocab_size)
     if lora is not None:
         from peft import LoraConfig, get_peft_model
-        model = get_peft_model(model, LoraConfig(**lora, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM"))
+        saving = {} if modules_to_save is None else {"modules_to_save": list(modules_to_save),
+                                                     "ensure_weight_tying": ensure_weight_tying}
+        model = get_peft_model(model, LoraConfig(**lora, **saving, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM"))
         g = torch.Generator().manual_seed(seed + 7)
         init = {}
         with torch.no_grad():
@@ -181,6 +186,10 @@ def _curve(name, model_name, steps, lr, weight_decay, lora=None, seed=21, lorapl
                     init["init/" + n[len("base_model.model."):].replace(".default", "")] = p.detach().clone()
         save_file(init, str(OUT / "train" / f"{name}.safetensors"), metadata={"format": "pt"})
     params = [p for p in model.parameters() if p.requires_grad]
+    copies = {}
+    if modules_to_save is not None:
+        copies = _trainable_copies(model, tied=ensure_weight_tying and model.config.tie_word_embeddings)
+        before = {n: p.detach().clone() for n, p in copies.items()}
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     if loraplus_ratio is not None:
@@ -205,11 +214,37 @@ def _curve(name, model_name, steps, lr, weight_decay, lora=None, seed=21, lorapl
         sched.step()
         losses.append(total.item() / count)
     extra = {} if loraplus_ratio is None else {"loraplus_lr_ratio": loraplus_ratio}
+    if modules_to_save is not None:
+        changes = {n: (p.detach() - before[n]).abs().max().item() for n, p in copies.items()}
+        assert all(c > 1e-3 for c in changes.values()), changes
+        first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+        assert losses[-1] < losses[0] and last < first, losses
+        extra.update({"modules_to_save": list(modules_to_save), "ensure_weight_tying": ensure_weight_tying,
+                      "trainable_copies": sorted(copies), "copy_max_abs_change": changes})
     write_json(f"train/{name}.json", {
         "source": f"torch {torch.__version__}, transformers {transformers.__version__}",
         "model": model_name, "documents": docs, "steps": steps, "learning_rate": lr, "weight_decay": weight_decay,
         "lora": lora, **extra, "losses": losses, "grad_norms": norms, "learning_rates": lrs,
     })
+
+
+def _trainable_copies(model, tied):
+    """The modules_to_save copies peft trains ({Whittle name: Parameter}); asserts the trainable set is the LoRA
+    tensors plus these copies, each once, and, when `tied`, that lm_head runs on the embedding copy's Parameter."""
+    from peft.utils.other import ModulesToSaveWrapper
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]    # shared Parameters listed once
+    copies = {n[len("base_model.model."):].replace(".modules_to_save.default", ""): p
+              for n, p in model.named_parameters() if p.requires_grad and "lora_" not in n}
+    assert all(".modules_to_save.default." in n for n in trainable if "lora_" not in n), trainable
+    assert len(trainable) == len(set(id(p) for p in model.parameters() if p.requires_grad)), trainable
+    if tied:
+        inner = model.base_model.model
+        embed, head = inner.get_input_embeddings(), inner.lm_head
+        assert isinstance(embed, ModulesToSaveWrapper) and isinstance(head, ModulesToSaveWrapper)
+        assert list(copies) == ["model.embed_tokens.weight"], sorted(copies)
+        assert head.modules_to_save["default"].weight is copies["model.embed_tokens.weight"], "lm_head is not tied"
+        assert not embed.original_module.weight.requires_grad
+    return copies
 
 
 @fixture("train/llama_adamw_curve")
@@ -230,3 +265,13 @@ def gpt2_loraplus_curve():
     """10 AdamW updates of peft LoRA+ (create_loraplus_optimizer, ratio 4) with the LoRA of gpt2_lora_curve."""
     _curve("gpt2_loraplus_curve", "gpt2_tied", steps=10, lr=5e-3, weight_decay=0.0, loraplus_ratio=4.0,
            lora={"r": 4, "lora_alpha": 8, "target_modules": ["c_attn", "c_proj", "c_fc"], "fan_in_fan_out": True})
+
+
+@fixture("train/llama_lora_embed_curve")
+def llama_lora_embed_curve():
+    """10 AdamW updates of peft LoRA (r 4, alpha 8, all 7 projections) plus modules_to_save embed_tokens with
+    ensure_weight_tying on the tied tiny Llama (bf16 weights read as fp32): the lm_head trains the same copy."""
+    _curve("llama_lora_embed_curve", "llama_tied_bf16", steps=10, lr=5e-3, weight_decay=0.1,
+           lora={"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                              "up_proj", "down_proj"]},
+           modules_to_save=["embed_tokens"], ensure_weight_tying=True)

@@ -90,6 +90,33 @@ import TrainingData
         try replay(fx, trainer: &trainer)
     }
 
+    /// LoRA plus a fully trained embedding matrix (peft `modules_to_save=["embed_tokens"]`, `ensure_weight_tying`) on a
+    /// tied Llama: the copy is the one matrix both the input and the LM head read, and it decays as a matrix.
+    @Test func loraWithSavedEmbeddingMatchesPEFT() throws {
+        let fx = try loadFixture("train/llama_lora_embed_curve.json")
+        let m = try tiny(fx["model"].string)
+        #expect(m.config.tieWordEmbeddings)
+        let l = fx["lora"]
+        let spec = LoRASpec(rank: l["r"].int, alpha: l["lora_alpha"].double, targetModules: l["target_modules"].array.map(\.string))
+        let initial = try SafetensorsFile(path: repoRoot.appendingPathComponent("Tests/Reference/fixtures/train/llama_lora_embed_curve.safetensors").path)
+        var trainable: [String: Tensor] = [:]
+        for name in initial.names { trainable[String(name.dropFirst("init/".count))] = try initial.tensor(name) }
+        let saved = try m.config.savedParameterNames(modules: fx["modules_to_save"].array.map(\.string), lora: spec)
+        #expect(saved == fx["trainable_copies"].array.map(\.string))
+        var frozen = m.parameters
+        for name in saved { trainable[name] = frozen.removeValue(forKey: name) }
+        var trainer = try Trainer(options: curveOptions(fx), frozen: frozen, trainable: trainable,
+                                  train: examples(fx["documents"].array), validation: [], maxLength: 16, padID: 0) {
+            try makeLanguageModel(config: m.config, parameters: $0, lora: spec)
+        }
+        try replay(fx, trainer: &trainer)
+        // The copy moved as far as peft's did.
+        let name = saved[0]
+        let moved = zip(trainer.trainable[name]!.scalars, m.parameters[name]!.scalars).map { Double(abs($0 - $1)) }.max()!
+        let peftMoved = fx["copy_max_abs_change"][name].double
+        #expect(abs(moved - peftMoved) <= 1e-3 * peftMoved, "embedding copy moved \(moved), peft's \(peftMoved)")
+    }
+
     /// One plain SGD update (no clipping, constant rate, padded rows in file order): the update is lr × gradient.
     func oneSGDUpdate(rows: Int, accumulation: Int, learningRate: Double) -> TrainingOptions {
         var o = TrainingOptions()
