@@ -54,9 +54,16 @@ public enum LoRAMerge {
         var out = parameters
         var outConfig = config
         var entries: [MergeReceipt.Entry] = []
+        // An adapter that unties a tied LM head (saved copies without ensure_weight_tying) gets its own lm_head,
+        // starting from the embeddings.
+        if adapter.untiesEmbeddings && config.tieWordEmbeddings {
+            out["lm_head.weight"] = parameters[config.embeddingParameterName]!
+            outConfig.tieWordEmbeddings = false
+        }
         // Saved modules (modules_to_save) take the place of the base's own first; LoRA deltas then add to the rest.
         for (name, copy) in adapter.savedModules.sorted(by: { $0.key < $1.key }) {
-            let w = parameters[name]!
+            let w = out[name]!
+            let baseName = name == "lm_head.weight" && config.tieWordEmbeddings ? config.embeddingParameterName : name
             var maxChange = 0.0, deltaSquares = 0.0, baseSquares = 0.0, nonFinite = false
             copy.withUnsafeBufferPointer { c in
                 w.withUnsafeBufferPointer { base in
@@ -71,14 +78,14 @@ public enum LoRAMerge {
             }
             if nonFinite { throw ModelError("the adapter's saved \(name) holds non-finite values: the adapter is broken") }
             out[name] = copy
-            entries.append(MergeReceipt.Entry(name: name, base: name, maxAbsChange: maxChange, deltaNorm: deltaSquares.squareRoot(),
+            entries.append(MergeReceipt.Entry(name: name, base: baseName, maxAbsChange: maxChange, deltaNorm: deltaSquares.squareRoot(),
                                               baseNorm: baseSquares.squareRoot(), savedModule: true))
         }
         let scale = Float(spec.scale)
         for target in spec.targets(in: config) {
             let a = adapter.tensors[target.module + ".lora_A.weight"]!
             let b = adapter.tensors[target.module + ".lora_B.weight"]!
-            let untie = target.module == "lm_head" && config.tieWordEmbeddings
+            let untie = target.module == "lm_head" && outConfig.tieWordEmbeddings
             let baseName = untie ? config.embeddingParameterName : target.module + ".weight"
             let name = target.module + ".weight"
             let w = out[baseName]!
@@ -162,7 +169,11 @@ extension LoRAMerge {
         let names = adapters.map(\.path).joined(separator: ", ")
         var result: Result
         let replaced: [String: Tensor]
-        do { replaced = try PEFTAdapter.savedReplacements(stack.adapters) { parameters[$0] } } catch {
+        // An untied LM head starts from the embeddings.
+        let base: (String) -> Tensor? = { name in
+            parameters[name] ?? (name == "lm_head.weight" && config.tieWordEmbeddings ? parameters[config.embeddingParameterName] : nil)
+        }
+        do { replaced = try PEFTAdapter.savedReplacements(stack.adapters, base: base) } catch {
             throw ModelFormatError(file: names, error.message)
         }
         do {
@@ -172,6 +183,7 @@ extension LoRAMerge {
             peft.spec.alpha = spec.alpha
             peft.modulesToSave = stack.adapters.flatMap(\.adapter.modulesToSave)
             peft.savedModules = replaced
+            peft.untiesEmbeddings = stack.adapters.contains(where: \.adapter.untiesEmbeddings)
             result = try merged(parameters: parameters, config: config, adapter: peft)
         } catch { throw ModelFormatError(file: names, error.message) }
         result.receipt.recordOutput(dtype: dtype, base: parameters, merged: result.parameters)
@@ -188,8 +200,8 @@ extension LoRAMerge {
         do {
             var inference = spec
             inference.dropout = 0
-            let unmerged = try makeLanguageModel(config: config, parameters: parameters.merging(replaced) { _, r in r }.merging(tensors) { a, _ in a },
-                                                 lora: inference)
+            let (runConfig, run) = try PEFTAdapter.withSavedModules(stack.adapters, config: config, weights: ModelWeights(parameters: parameters))
+            let unmerged = try makeLanguageModel(config: runConfig, parameters: run.parameters.merging(tensors) { a, _ in a }, lora: inference)
             let mergedModel = try makeLanguageModel(config: result.config, parameters: written)
             let tokenizerFolder = FileManager.default.fileExists(atPath: modelPath + "/tokenizer.json") ? modelPath : nil
             result.receipt.probe = try MergeProbe.compare(unmerged: unmerged, merged: mergedModel,
@@ -292,7 +304,8 @@ public struct MergeReceipt: Sendable {
                      + (saved > 0 ? " and \(saved) saved module tensor\(saved == 1 ? "" : "s") (modules_to_save)" : "")
                      + "; \(unchangedTensors) tensors unchanged" + (outputDType.map { "; written as \($0.torchName)" } ?? ""))
         if untiedLMHead {
-            lines.append("lm_head was tied to the embeddings: written as its own matrix (embeddings + delta), tie_word_embeddings false")
+            lines.append("lm_head was tied to the embeddings: written as its own matrix (embeddings + delta, or the adapter's saved copy), "
+                         + "tie_word_embeddings false")
         }
         let byChange = entries.sorted { $0.maxAbsChange > $1.maxAbsChange }
         if let big = byChange.first, let small = byChange.last {

@@ -124,6 +124,24 @@ extension PEFTAdapter {
         return out
     }
 
+    /// The base as the adapters run it, before their LoRA deltas: untied first when one unties the LM head
+    /// (`lm_head.weight` starts as the embeddings), then every saved module in place (`savedReplacements`).
+    public static func withSavedModules(_ adapters: [(adapter: PEFTAdapter, weight: Double)], config: ModelConfig,
+                                        weights: ModelWeights) throws(ModelError) -> (config: ModelConfig, weights: ModelWeights) {
+        var runConfig = config, out = weights
+        if config.tieWordEmbeddings && adapters.contains(where: \.adapter.untiesEmbeddings) {
+            runConfig.tieWordEmbeddings = false
+            let embedding = config.embeddingParameterName
+            if let h = weights.half[embedding] { out.half["lm_head.weight"] = h } else { out.parameters["lm_head.weight"] = weights.parameters[embedding] }
+        }
+        let replaced = try savedReplacements(adapters) { name in out.parameters[name] ?? out.half[name]?.widened() }
+        for (name, t) in replaced {
+            out.parameters[name] = t
+            out.half[name] = nil
+        }
+        return (runConfig, out)
+    }
+
     /// Base parameters plus the adapters named by `choices`, read from their folders, as one unmerged model.
     public static func applying(_ choices: [AdapterChoice], config: ModelConfig, parameters: [String: Tensor],
                                 modelPath: String) throws -> any TrainableModel {
@@ -140,14 +158,9 @@ extension PEFTAdapter {
         }
         let stack = try readStacked(choices, config: config)
         do {
-            var withAdapters = weights
+            var (runConfig, withAdapters) = try withSavedModules(stack.adapters, config: config, weights: weights)
             withAdapters.parameters.merge(stack.tensors) { a, _ in a }
-            let replaced = try savedReplacements(stack.adapters) { name in weights.parameters[name] ?? weights.half[name]?.widened() }
-            for (name, t) in replaced {
-                withAdapters.parameters[name] = t
-                withAdapters.half[name] = nil
-            }
-            return try makeLanguageModel(config: config, weights: withAdapters, lora: stack.spec)
+            return try makeLanguageModel(config: runConfig, weights: withAdapters, lora: stack.spec)
         } catch {
             throw ModelFormatError(file: choices.map(\.path).joined(separator: ", "), error.message)
         }

@@ -36,15 +36,29 @@ public struct PEFTAdapter: Sendable {
     /// its embedding matrix, held once here; on disk it is also written as `lm_head.weight`, as peft's
     /// `ensure_weight_tying` saves it.
     public var savedModules: [String: Tensor]
+    /// The base model ties its LM head to the embeddings, and the adapter saves copies of them without peft's
+    /// `ensure_weight_tying` (axolotl's `lora_modules_to_save: [embed_tokens, lm_head]`): peft then runs two matrices,
+    /// and so does Whittle — the model with this adapter is untied, `lm_head.weight` starting from the embeddings
+    /// (`savedModules` may hold a copy of either or both).
+    public var untiesEmbeddings: Bool
 
     public init(spec: LoRASpec, tensors: [String: Tensor], baseModelNameOrPath: String? = nil,
-                embeddingCopies: [String: Tensor] = [:], modulesToSave: [String] = [], savedModules: [String: Tensor] = [:]) {
+                embeddingCopies: [String: Tensor] = [:], modulesToSave: [String] = [], savedModules: [String: Tensor] = [:],
+                untiesEmbeddings: Bool = false) {
         self.spec = spec
         self.tensors = tensors
         self.baseModelNameOrPath = baseModelNameOrPath
         self.embeddingCopies = embeddingCopies
         self.modulesToSave = modulesToSave
         self.savedModules = savedModules
+        self.untiesEmbeddings = untiesEmbeddings
+    }
+
+    /// The configuration the adapter runs on: `config`, untied when `untiesEmbeddings`.
+    public func effectiveConfig(_ config: ModelConfig) -> ModelConfig {
+        var c = config
+        if untiesEmbeddings { c.tieWordEmbeddings = false }
+        return c
     }
 
     public static let configFileName = "adapter_config.json"
@@ -82,7 +96,8 @@ extension PEFTAdapter {
     }
 
     /// Saved module copies against `modulesToSave`: each chosen parameter present with its shape, nothing else.
-    func savedModuleProblems(config: ModelConfig) -> [String] {
+    func savedModuleProblems(config base: ModelConfig) -> [String] {
+        let config = effectiveConfig(base)
         let names: [String]
         do { names = try config.savedParameterNames(modules: modulesToSave, lora: spec) } catch { return [error.message] }
         let shapes = Dictionary(uniqueKeysWithValues: config.parameterShapes().map { ($0.name, $0.shape) })
@@ -100,7 +115,7 @@ extension PEFTAdapter {
     /// A tied model whose embedding matrix is saved: peft's `ensure_weight_tying` writes it twice, the second time as
     /// `lm_head.weight`.
     func savesTiedEmbedding(config: ModelConfig) -> Bool {
-        config.tieWordEmbeddings && savedModules[config.embeddingParameterName] != nil
+        config.tieWordEmbeddings && !untiesEmbeddings && savedModules[config.embeddingParameterName] != nil
     }
 
     /// The base parameter an embedding copy duplicates: `lm_head(.base_layer).weight` is lm_head's weight (the
@@ -195,12 +210,15 @@ extension PEFTAdapter {
         var seen = Set<String>()
         let expected = parsed.spec.parameterShapes(config: config)
         let wanted = Dictionary(uniqueKeysWithValues: expected.map { ($0.name, $0.shape) })
-        let shapes = Dictionary(uniqueKeysWithValues: config.parameterShapes().map { ($0.name, $0.shape) })
+        var effective = config
+        if parsed.untiesEmbeddings { effective.tieWordEmbeddings = false }
+        let shapes = Dictionary(uniqueKeysWithValues: effective.parameterShapes().map { ($0.name, $0.shape) })
         let savedNames = parsed.savedNames
+        let untied = parsed.untiesEmbeddings
         var saved: [String: Tensor] = [:]
         var tiedHeadCopy: Tensor?
         let embedding = config.embeddingParameterName
-        let tiedSaved = config.tieWordEmbeddings && savedNames.contains(embedding)
+        let tiedSaved = config.tieWordEmbeddings && !untied && savedNames.contains(embedding)
         for fileName in file.names {
             guard fileName.hasPrefix(namePrefix) else {
                 problems.append("unexpected tensor \(fileName): PEFT adapter tensors are named \(namePrefix)<module>.lora_A.weight / .lora_B.weight")
@@ -248,7 +266,7 @@ extension PEFTAdapter {
                                    + "(\(problems.count) problem(s)):\n  " + problems.joined(separator: "\n  "))
         }
         return PEFTAdapter(spec: parsed.spec, tensors: tensors, baseModelNameOrPath: parsed.base, embeddingCopies: copies,
-                           modulesToSave: parsed.modulesToSave, savedModules: saved)
+                           modulesToSave: parsed.modulesToSave, savedModules: saved, untiesEmbeddings: untied)
     }
 
     private static func unexpectedReason(_ name: String) -> String {
@@ -275,8 +293,9 @@ extension PEFTAdapter {
         var spec: LoRASpec
         var base: String?
         var modulesToSave: [String] = []
-        /// The parameters `modulesToSave` chooses (Whittle names).
+        /// The parameters `modulesToSave` chooses (Whittle names, on the untied configuration when `untiesEmbeddings`).
         var savedNames: [String] = []
+        var untiesEmbeddings = false
     }
 
     static func parseConfig(path: String, config: ModelConfig) throws(ModelFormatError) -> ParsedConfig {
@@ -440,16 +459,21 @@ extension PEFTAdapter {
             }
         case let v?: throw fail("modules_to_save", "must be a list of module names, got \(v.serialized())")
         }
-        let savedNames: [String]
+        // On a tied model, embedding or LM-head copies saved without ensure_weight_tying untie the two (peft wraps each
+        // module in its own copy; the LM head not saved keeps the base embeddings).
+        var savedNames: [String]
         do { savedNames = try config.savedParameterNames(modules: modulesToSave, lora: spec) } catch {
             throw fail("modules_to_save", String(error.message.dropFirst("modules_to_save: ".count)))
         }
         let tiesSaved = try bool("ensure_weight_tying", default: false)
-        if config.tieWordEmbeddings && savedNames.contains(config.embeddingParameterName) && !tiesSaved {
-            throw fail("ensure_weight_tying", "false, but modules_to_save \(modulesToSave) trains the embedding matrix this model ties to "
-                       + "its LM head: without ensure_weight_tying peft unties them (two matrices), which Whittle does not run; "
-                       + "train with ensure_weight_tying=True")
+        let unties = config.tieWordEmbeddings && savedNames.contains(config.embeddingParameterName) && !tiesSaved
+        if unties {
+            var untied = config
+            untied.tieWordEmbeddings = false
+            do { savedNames = try untied.savedParameterNames(modules: modulesToSave, lora: spec) } catch {
+                throw fail("modules_to_save", String(error.message.dropFirst("modules_to_save: ".count)))
+            }
         }
-        return ParsedConfig(spec: spec, base: base, modulesToSave: modulesToSave, savedNames: savedNames)
+        return ParsedConfig(spec: spec, base: base, modulesToSave: modulesToSave, savedNames: savedNames, untiesEmbeddings: unties)
     }
 }

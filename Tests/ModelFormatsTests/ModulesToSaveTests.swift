@@ -59,8 +59,8 @@ import Testing
                           tolerance: 1e-6, "weight 0 is the base")
     }
 
-    /// A tied model's embedding saved without ensure_weight_tying (peft then unties the LM head from it) is refused,
-    /// naming the key; so is a modules_to_save entry that matches nothing.
+    /// Errors name the key or tensor: a modules_to_save entry that matches nothing, a saved copy missing from the file.
+    /// (A tied model's embedding saved without ensure_weight_tying is no error: it unties, as peft runs it.)
     @Test func configErrorsNameTheKey() throws {
         let c = try PEFTCase("llama_tied_modules_to_save")
         let scratch = try Scratch()
@@ -72,13 +72,10 @@ import Testing
             try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
             return folder
         }
+        #expect(try !PEFTAdapter.read(from: c.adapterFolder, config: c.config).untiesEmbeddings)
         let untying = try edited("untying") { $0["ensure_weight_tying"] = false }
-        do {
-            _ = try PEFTAdapter.read(from: untying, config: c.config)
-            Issue.record("expected an error")
-        } catch let e as ModelFormatError {
-            #expect(e.description.contains("adapter_config.json") && e.description.contains("key 'ensure_weight_tying'"), "\(e)")
-        }
+        let untied = try PEFTAdapter.read(from: untying, config: c.config)
+        #expect(untied.untiesEmbeddings && untied.savedModules["model.embed_tokens.weight"] != nil)
         let unknown = try edited("unknown") { $0["modules_to_save"] = ["embed_tokens", "score"] }
         do {
             _ = try PEFTAdapter.read(from: unknown, config: c.config)
@@ -94,6 +91,19 @@ import Testing
         } catch let e as ModelFormatError {
             #expect(e.description.contains("missing tensor base_model.model.model.layers.0.mlp.gate_proj.weight"), "\(e)")
         }
+    }
+
+    /// axolotl's `lora_modules_to_save: [embed_tokens, lm_head]` on a tied model (no ensure_weight_tying): two copies,
+    /// run untied; the merge writes its own lm_head (peft's merged folder agrees, checked by the peft-case suites).
+    @Test func savedCopiesWithoutTyingUntie() throws {
+        let c = try PEFTCase("llama_tied_modules_to_save_untied")
+        #expect(c.config.tieWordEmbeddings)
+        let adapter = try PEFTAdapter.read(from: c.adapterFolder, config: c.config)
+        #expect(adapter.untiesEmbeddings && Set(adapter.savedModules.keys) == ["model.embed_tokens.weight", "lm_head.weight"])
+        let result = try LoRAMerge.merged(parameters: c.baseParameters, config: c.config, adapter: adapter)
+        #expect(!result.config.tieWordEmbeddings && result.receipt.untiedLMHead)
+        #expect(result.parameters["lm_head.weight"]?.scalars == adapter.savedModules["lm_head.weight"]?.scalars)
+        #expect(result.receipt.entries.first { $0.name == "lm_head.weight" }?.base == "model.embed_tokens.weight")
     }
 
     /// A GGUF-LoRA carries deltas only: an adapter with saved modules is refused there, pointing at the merged export.

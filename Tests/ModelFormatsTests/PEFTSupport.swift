@@ -7,7 +7,8 @@ import Testing
 
 /// The peft fixtures written by Tests/Reference/gen_peft.py (peft 0.21.2, transformers 5.23).
 let peftCases = ["llama_all_linear", "llama_layers_rslora", "llama_tied_lm_head", "qwen2_regex", "gpt2_conv1d",
-                 "llama_tied_modules_to_save", "llama_untied_modules_to_save"]
+                 "llama_tied_modules_to_save", "llama_untied_modules_to_save",
+                 "llama_tied_modules_to_save_untied"]
 
 /// One fixture case: its folders, the base model's config and parameters, and what peft recorded.
 struct PEFTCase {

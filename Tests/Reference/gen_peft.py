@@ -33,6 +33,14 @@ writes the lm_head copy into the adapter file as `base_model.model.lm_head.weigh
 generator asserts the adapter equals a plain transformers model built by hand (LoRA deltas added, copies written in;
 a tied model gets only the embedding copy), that the saved folder reloads to the same logits, and records
 "modules_to_save" / "ensure_weight_tying" (as saved), "modules_to_save_wrapped" and "saved_tensors" (non-LoRA names).
+
+Without `ensure_weight_tying`, modules_to_save ["embed_tokens", "lm_head"] on a tied model (axolotl's
+`lora_modules_to_save: [embed_tokens, lm_head]`) gives two independent copies (peft warns and goes on), so the adapter
+unties the model: both copies are saved and perturbed apart, and the plain equivalent is the base loaded with
+`tie_word_embeddings=False` with both copies written in. peft's `merge_and_unload()` notices that the output and input
+embeddings no longer share storage and sets `tie_word_embeddings=False` itself, so `merged/` holds its own lm_head.weight;
+the generator asserts that (and, were it not so, would build `merged/` the untie-first way and record
+"untied_for_merge").
 """
 import json
 import shutil
@@ -66,11 +74,12 @@ def _saved_copies(peft_model):
     return sorted((n, m) for n, m in peft_model.base_model.model.named_modules() if isinstance(m, ModulesToSaveWrapper))
 
 
-def _plain_equivalent(base_name, peft_model):
+def _plain_equivalent(base_name, peft_model, untie=False):
     """The adapter in plain transformers terms, without peft's merge: each LoRA delta scaling · B @ A added to its
     base weight by hand, and each modules_to_save copy written into the module it replaces (a tied model gets only
-    its embedding copy; its lm_head follows through transformers' own tying)."""
-    plain = _base(base_name)
+    its embedding copy; its lm_head follows through transformers' own tying). With `untie` the base is loaded with
+    tie_word_embeddings=False and gets every copy, lm_head's included."""
+    plain = _base(base_name, tie_word_embeddings=False) if untie else _base(base_name)
     tied = bool(plain.config.tie_word_embeddings)
     with torch.no_grad():
         for name, layer in _lora_layers(peft_model):
@@ -85,6 +94,9 @@ def _plain_equivalent(base_name, peft_model):
                 plain.get_submodule(name).get_parameter(key).copy_(value)
     if tied:
         assert plain.lm_head.weight is plain.get_input_embeddings().weight
+    if untie:
+        assert plain.lm_head.weight is not plain.get_input_embeddings().weight
+        assert not torch.equal(plain.lm_head.weight, plain.get_input_embeddings().weight)
     return plain
 
 
@@ -129,8 +141,10 @@ def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2, per
         adapter_logits = pm(input_ids=ids).logits.float().contiguous()
 
     extra = {}
+    unties = False  # a tied model whose lm_head the adapter replaces with its own copy (modules_to_save, no tying)
     if config.modules_to_save:
         extra.update(_check_saved_copies(case, base_name, folder, pm, ids, adapter_logits, tied))
+        unties = tied and not extra["ensure_weight_tying"] and "lm_head" in extra["modules_to_save_wrapped"]
     targets_lm_head = any(n == "lm_head" for n in pm.targeted_module_names)
     if tied and targets_lm_head:
         # peft's in-place merge corrupts the shared embeddings: show it, then merge the documented way.
@@ -154,11 +168,19 @@ def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2, per
             gap = (pm(input_ids=ids).logits - adapter_logits).abs().max().item()
         assert gap < 1e-5, gap
         extra["untied_for_merge"] = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        merged = pm.merge_and_unload()
-    merged.save_pretrained(folder / "merged", safe_serialization=True)
-    (folder / "merged" / "generation_config.json").unlink(missing_ok=True)
+    _merge_and_save(pm, folder / "merged")
+    if unties and not _merged_folder_untied(folder / "merged"):
+        # peft/transformers re-tied the merged model or dropped its lm_head: merge the documented way instead.
+        shutil.rmtree(folder / "merged")
+        untied = _base(base_name, tie_word_embeddings=False)
+        with torch.no_grad():
+            untied.lm_head.weight.copy_(untied.get_input_embeddings().weight)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm = PeftModel.from_pretrained(untied, folder / "adapter").eval()
+        _merge_and_save(pm, folder / "merged")
+        assert _merged_folder_untied(folder / "merged"), f"{case}: the untie-first merge is still tied"
+        extra["untied_for_merge"] = True
     ref = AutoModelForCausalLM.from_pretrained(folder / "merged", dtype=torch.float32).eval()
     with torch.no_grad():
         merged_logits = ref(input_ids=ids).logits.float().contiguous()
@@ -183,6 +205,24 @@ def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2, per
     print(f"  {case}: {len(scaling)} adapted modules, merged vs unmerged max |Δ| {gap:.3g}, adapter moves logits by {base_gap:.3g}")
 
 
+def _merge_and_save(pm, out):
+    """peft's merge_and_unload, saved by transformers (config.json and model.safetensors only)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        merged = pm.merge_and_unload()
+    merged.save_pretrained(out, safe_serialization=True)
+    (out / "generation_config.json").unlink(missing_ok=True)
+
+
+def _merged_folder_untied(out):
+    """Whether a merged folder is untied: tie_word_embeddings false and its own lm_head.weight (not the embeddings)."""
+    from safetensors.torch import load_file
+    tensors = load_file(str(out / "model.safetensors"))
+    tie = json.loads((out / "config.json").read_text()).get("tie_word_embeddings", True)
+    return (tie is False and "lm_head.weight" in tensors
+            and not torch.equal(tensors["lm_head.weight"], tensors["model.embed_tokens.weight"]))
+
+
 def _check_saved_copies(case, base_name, folder, pm, ids, adapter_logits, tied):
     """modules_to_save checks: the copies differ from the base, a tied lm_head runs on the embedding copy, the
     adapter equals its plain-transformers equivalent and reloads from its folder; returns the expected.json keys."""
@@ -202,8 +242,18 @@ def _check_saved_copies(case, base_name, folder, pm, ids, adapter_logits, tied):
         assert head.weight is embed.modules_to_save["default"].weight, f"{case}: lm_head does not share the embedding copy"
         trainable = [n for n, p in pm.named_parameters() if p.requires_grad and p.dim() == 2 and "lora_" not in n]
         assert trainable == ["base_model.model.model.embed_tokens.modules_to_save.default.weight"], trainable
+    unties = tied and not ensure and "lm_head" in wrappers
+    if unties:
+        # Two independent trainable copies: the adapter unties the model.
+        assert saved_config["ensure_weight_tying"] is False, saved_config["ensure_weight_tying"]
+        embed, head = wrappers["model.embed_tokens"].modules_to_save["default"], wrappers["lm_head"].modules_to_save["default"]
+        assert head.weight is not embed.weight and not torch.equal(head.weight, embed.weight), f"{case}: copies not apart"
+        trainable = [n for n, p in pm.named_parameters() if p.requires_grad and p.dim() == 2 and "lora_" not in n]
+        assert trainable == ["base_model.model.model.embed_tokens.modules_to_save.default.weight",
+                             "base_model.model.lm_head.modules_to_save.default.weight"], trainable
     with torch.no_grad():
-        plain_gap = (_plain_equivalent(base_name, pm)(input_ids=ids).logits - adapter_logits).abs().max().item()
+        plain = _plain_equivalent(base_name, pm, untie=unties)
+        plain_gap = (plain(input_ids=ids).logits - adapter_logits).abs().max().item()
     assert plain_gap / adapter_logits.abs().max().item() < 1e-5, f"{case}: adapter vs plain equivalent {plain_gap}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -221,6 +271,13 @@ def _check_saved_copies(case, base_name, folder, pm, ids, adapter_logits, tied):
         if head_key in saved:
             assert torch.equal(saved[head_key], saved[embed_key]), f"{case}: saved lm_head copy is not the embedding copy"
             extra["saved_lm_head_equals_embedding_copy"] = True
+    if unties:
+        head_key, embed_key = "base_model.model.lm_head.weight", "base_model.model.model.embed_tokens.weight"
+        assert head_key in saved and embed_key in saved, saved_tensors
+        base_embed = _base(base_name).get_input_embeddings().weight
+        assert not torch.equal(saved[head_key], saved[embed_key]), f"{case}: the saved copies are equal"
+        for key in (head_key, embed_key):
+            assert (saved[key] - base_embed).abs().max().item() > 1e-2, f"{case}: saved {key} is the base embedding"
     return extra
 
 
@@ -279,3 +336,13 @@ def llama_untied_modules_to_save():
                dict(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                                        "down_proj"], modules_to_save=["embed_tokens", "lm_head"]),
                seed=1707, perturb_saved=True)
+
+
+@fixture("peft/llama_tied_modules_to_save_untied")
+def llama_tied_modules_to_save_untied():
+    """Llama with tied embeddings (bf16 weights): LoRA on q_proj/v_proj, r 4, alpha 8, and modules_to_save embed_tokens
+    and lm_head without ensure_weight_tying (axolotl's lora_modules_to_save on a tied model): two independent copies,
+    each perturbed, so the adapter unties the model."""
+    _make_case("llama_tied_modules_to_save_untied", "llama_tied_bf16",
+               dict(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], modules_to_save=["embed_tokens", "lm_head"],
+                    ensure_weight_tying=False), seed=1808, perturb_saved=True)
