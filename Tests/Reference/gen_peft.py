@@ -100,6 +100,18 @@ def _plain_equivalent(base_name, peft_model, untie=False):
     return plain
 
 
+def _untied_peft(base_name, folder):
+    """The base loaded untied (lm_head a copy of the embeddings) with the saved adapter on top: peft's documented way
+    to merge an adapter whose merge must not write into shared embeddings."""
+    from peft import PeftModel
+    untied = _base(base_name, tie_word_embeddings=False)
+    with torch.no_grad():
+        untied.lm_head.weight.copy_(untied.get_input_embeddings().weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return PeftModel.from_pretrained(untied, folder / "adapter").eval()
+
+
 def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2, perturb_saved=False):
     from peft import LoraConfig, PeftModel, get_peft_model
     folder = OUT / "peft" / case
@@ -158,12 +170,7 @@ def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2, per
         assert change > 0 and naive_gap > 1e-2, (change, naive_gap)
         extra["peft_inplace_merge_embedding_change"] = change
         extra["peft_inplace_merge_logit_gap"] = naive_gap
-        untied = _base(base_name, tie_word_embeddings=False)
-        with torch.no_grad():
-            untied.lm_head.weight.copy_(untied.get_input_embeddings().weight)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pm = PeftModel.from_pretrained(untied, folder / "adapter").eval()
+        pm = _untied_peft(base_name, folder)
         with torch.no_grad():
             gap = (pm(input_ids=ids).logits - adapter_logits).abs().max().item()
         assert gap < 1e-5, gap
@@ -172,12 +179,7 @@ def _make_case(case, base_name, lora_kwargs, seed, scale_a=0.2, scale_b=0.2, per
     if unties and not _merged_folder_untied(folder / "merged"):
         # peft/transformers re-tied the merged model or dropped its lm_head: merge the documented way instead.
         shutil.rmtree(folder / "merged")
-        untied = _base(base_name, tie_word_embeddings=False)
-        with torch.no_grad():
-            untied.lm_head.weight.copy_(untied.get_input_embeddings().weight)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pm = PeftModel.from_pretrained(untied, folder / "adapter").eval()
+        pm = _untied_peft(base_name, folder)
         _merge_and_save(pm, folder / "merged")
         assert _merged_folder_untied(folder / "merged"), f"{case}: the untie-first merge is still tied"
         extra["untied_for_merge"] = True
