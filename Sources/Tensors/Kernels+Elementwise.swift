@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Vectorized kernels that are not matrix products. Each has a scalar twin in `NaiveKernels` that tests compare
 /// against. Inputs and outputs may be the same buffer (in place) but must not otherwise overlap.
 public enum Kernels {
@@ -175,6 +179,18 @@ extension Tensor {
         let n = count
         x.withUnsafeBufferPointer { px in
             withUnsafeMutableBufferPointer { py in Kernels.addScaled(px.baseAddress!, by: s, to: py.baseAddress!, count: n) }
+        }
+    }
+
+    /// Sets every element to 0 in place, the pool's threads each clearing a contiguous part (one thread's stores
+    /// reach ~3 GB/s here: zeroing SmolLM2-135M's gradients took 0.18 s per update).
+    public mutating func setZero() {
+        let n = count
+        withUnsafeMutableBufferPointer { p in
+            let base = p.baseAddress!
+            ThreadPool.shared.parallelFor(n, grain: 1 << 18) { r in
+                memset(base + r.lowerBound, 0, r.count * MemoryLayout<Float>.stride)
+            }
         }
     }
 

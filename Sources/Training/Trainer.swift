@@ -137,7 +137,10 @@ public struct Trainer {
         }
         var gradients = gradientBuffers.isEmpty ? trainable.mapValues { Tensor(zeros: $0.shape) } : gradientBuffers
         gradientBuffers = [:]
-        for name in gradients.keys { gradients[name]!.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+        // Over a copy of the names: iterating `gradients.keys` itself keeps the dictionary shared, so the first
+        // write copies it and every buffer then has two owners; each zeroing copied its buffer afresh (0.2–0.3 s
+        // of page faults per SmolLM2-135M update, and new addresses every update).
+        for name in Array(gradients.keys) { gradients[name]!.setZero() }
         var lossSum = 0.0, tokens = 0
         do {
             let model = try self.model()
