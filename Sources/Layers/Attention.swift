@@ -44,7 +44,8 @@ public struct KVCache: Sendable {
 ///
 /// Per (batch, head) and block of `rowBlock` query rows: scores = scale·Q·Kᵀ over the keys the block sees (BLAS),
 /// a Float32 softmax over each row's visible prefix (masked entries exactly 0, as after adding −inf), out = P·V
-/// (BLAS). Blocking skips the masked half of a long prefill's products; one [rows, S] scratch serves every head.
+/// (BLAS). Blocking skips the masked half of a long prefill's products. Heads run in parallel
+/// (`Threading.forEachUnit`), each on one thread with its worker's [rows, S] scratch.
 public enum CausalAttention {
     /// q [B, T, H, D], k and v [B, T, K, D] (already roped) → [B, T, H·D] (heads concatenated head-major).
     /// k and v are appended to `cache` first; `scale` multiplies the scores (usually 1/√D).
@@ -60,31 +61,29 @@ public enum CausalAttention {
         let s = cache.length, cap = cache.capacity, group = h / kh, rb = rowBlock, qld = h * d
         var out = Tensor(uninitialized: [b, t, h * d])   // every head's P·V writes its column block whole (S ≥ 1)
         let keys = cache.keys, values = cache.values
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(min(t, rb) * s, 1))
+        let slab = max(min(t, rb) * s, 1)   // one worker's [rows, S] scores
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: slab * Threading.threadCount)
         defer { scratch.deallocate() }
         out.withUnsafeMutableBufferPointer { op in
         q.withUnsafeBufferPointer { qp in
         keys.withUnsafeBufferPointer { kp in
         values.withUnsafeBufferPointer { vp in
             let ob = op.baseAddress!, qb = qp.baseAddress!, kb = kp.baseAddress!, vb = vp.baseAddress!
-            for bi in 0..<b {
-                for hi in 0..<h {
-                    let kvBase = ((bi * kh + hi / group) * cap) * d
-                    for r0 in stride(from: 0, to: t, by: rb) {
-                        let r1 = min(t, r0 + rb), seen = past + r1   // the block's last row sees keys 0..<seen
-                        BLAS.gemm(.normal, .transposed, m: r1 - r0, n: seen, k: d, alpha: scale,
-                                  a: qb + (bi * t + r0) * qld + hi * d, lda: qld, b: kb + kvBase, ldb: d,
-                                  c: scratch, ldc: seen)
-                        ThreadPool.shared.parallelFor(r1 - r0, grain: rowGrain(seen)) { rows in
-                            for r in rows {
-                                let row = scratch + r * seen, visible = past + r0 + r + 1
-                                Kernels.softmaxRows(row, into: row, rows: 1, cols: visible)
-                                if visible < seen { (row + visible).update(repeating: 0, count: seen - visible) }
-                            }
-                        }
-                        BLAS.gemm(.normal, .normal, m: r1 - r0, n: d, k: seen, a: scratch, lda: seen,
-                                  b: vb + kvBase, ldb: d, c: ob + (bi * t + r0) * qld + hi * d, ldc: qld)
+            Threading.forEachUnit(b * h) { worker, u in
+                let bi = u / h, hi = u % h, scores = scratch + worker * slab
+                let kvBase = ((bi * kh + hi / group) * cap) * d
+                for r0 in stride(from: 0, to: t, by: rb) {
+                    let r1 = min(t, r0 + rb), seen = past + r1   // the block's last row sees keys 0..<seen
+                    BLAS.gemm(.normal, .transposed, m: r1 - r0, n: seen, k: d, alpha: scale,
+                              a: qb + (bi * t + r0) * qld + hi * d, lda: qld, b: kb + kvBase, ldb: d,
+                              c: scores, ldc: seen)
+                    for r in 0..<(r1 - r0) {
+                        let row = scores + r * seen, visible = past + r0 + r + 1
+                        Kernels.softmaxRows(row, into: row, rows: 1, cols: visible)
+                        if visible < seen { (row + visible).update(repeating: 0, count: seen - visible) }
                     }
+                    BLAS.gemm(.normal, .normal, m: r1 - r0, n: d, k: seen, a: scores, lda: seen,
+                              b: vb + kvBase, ldb: d, c: ob + (bi * t + r0) * qld + hi * d, ldc: qld)
                 }
             }
         } } } }
@@ -118,26 +117,28 @@ extension CausalAttention {
     /// by blocks of rows over the keys each block sees (BLAS). Query head h reads kv head h / (H/K), as
     /// transformers' `repeat_kv`.
     ///
-    /// Threads: heads run one after another, each product on OpenBLAS's threads and the row loops on the pool.
-    /// (Heads in parallel would nest OpenBLAS's threads inside the pool's: measured 10–15× slower at 2 threads.)
+    /// Threads: heads in parallel (`Threading.forEachUnit`), each head's products and row loops on one thread with a
+    /// [T, T] scratch per worker. Products of 64-row blocks are too small for OpenBLAS's threads to pay off.
     public static func forward(queries q: Tensor, keys k: Tensor, values v: Tensor, scale: Float,
                                segmentStarts: [Int32]) -> (Tensor, TrainingSaved) {
         let m = TrainingShape(q, k, v, segmentStarts)
         let (t, h, d, qld, kld, rb) = (m.t, m.h, m.d, m.h * m.d, m.kh * m.d, rowBlock)
         var out = Tensor(zeros: [m.b, t, h * d])
-        let ph = UnsafeMutablePointer<Float>.allocate(capacity: max(t * t, 1))
-        defer { ph.deallocate() }
+        let scratch = HeadScratch(matrices: 1, side: t)
+        defer { scratch.deallocate() }
         out.withUnsafeMutableBufferPointer { op in
         q.withUnsafeBufferPointer { qp in
         k.withUnsafeBufferPointer { kp in
         v.withUnsafeBufferPointer { vp in
         segmentStarts.withUnsafeBufferPointer { sp in
             let ob = op.baseAddress!, qb = qp.baseAddress!, kb = kp.baseAddress!, vb = vp.baseAddress!
-            for u in 0..<(m.b * h) {
+            let starts = sp.baseAddress!
+            Threading.forEachUnit(m.b * h) { worker, u in
                 let bi = u / h, hi = u % h, g = hi / m.group
+                let ph = scratch.matrix(0, worker: worker)
                 let oh = ob + bi * t * qld + hi * d, vg = vb + bi * t * kld + g * d
                 headProbabilities(m, batchRow: bi, queries: qb + bi * t * qld + hi * d, keys: kb + bi * t * kld + g * d,
-                                  starts: sp.baseAddress! + bi * t, scale: scale, into: ph)
+                                  starts: starts + bi * t, scale: scale, into: ph)
                 for blk in 0..<m.blocks {
                     let r0 = blk * rb, r1 = min(t, r0 + rb), lo = m.blockLows[bi * m.blocks + blk]
                     BLAS.gemm(.normal, .normal, m: r1 - r0, n: d, k: r1 - lo, a: ph + r0 * t + lo, lda: t,
@@ -188,21 +189,20 @@ extension CausalAttention {
             BLAS.gemm(.normal, .transposed, m: r1 - r0, n: r1 - lo, k: d, alpha: scale,
                       a: qh + r0 * qld, lda: qld, b: kg + lo * kld, ldb: kld, c: ph + r0 * t + lo, ldc: t)
         }
-        ThreadPool.shared.parallelFor(t, grain: rowGrain(t)) { rows in
-            for ti in rows {
-                let row = ph + ti * t, s = Int(st[ti]), r1 = min(t, (ti / rb + 1) * rb)
-                Kernels.softmaxRows(row + s, into: row + s, rows: 1, cols: ti - s + 1)
-                if s > 0 { row.update(repeating: 0, count: s) }
-                if ti + 1 < r1 { (row + ti + 1).update(repeating: 0, count: r1 - ti - 1) }
-            }
+        for ti in 0..<t {
+            let row = ph + ti * t, s = Int(st[ti]), r1 = min(t, (ti / rb + 1) * rb)
+            Kernels.softmaxRows(row + s, into: row + s, rows: 1, cols: ti - s + 1)
+            if s > 0 { row.update(repeating: 0, count: s) }
+            if ti + 1 < r1 { (row + ti + 1).update(repeating: 0, count: r1 - ti - 1) }
         }
     }
 
     /// dOut [B, T, H·D] (or [B·T, H·D]) → (dQ [B, T, H, D], dK [B, T, K, D], dV [B, T, K, D]).
     ///
     /// Per (batch row, head): dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)) (0 where masked), dQ = scale·dS·K,
-    /// dK += scale·dSᵀ·Q, dV += Pᵀ·dO, every product a BLAS call over the visible blocks only. A kv head's dK, dV
-    /// sum over its H/K query heads (accumulated by the GEMMs, in head order). Threads as in `forward`.
+    /// dK_h = scale·dSᵀ·Q, dV_h = Pᵀ·dO, every product a BLAS call over the visible blocks only. Heads run in
+    /// parallel as in `forward`, each writing its own dK_h, dV_h; a kv head's dK, dV then sum its H/K query heads'
+    /// in head order, so the result does not depend on the thread count or on which thread ran which head.
     public static func backward(_ dOut: Tensor, saved: TrainingSaved, scale: Float)
         -> (dQueries: Tensor, dKeys: Tensor, dValues: Tensor) {
         let m = TrainingShape(saved.queries, saved.keys, saved.values, saved.segmentStarts)
@@ -211,15 +211,15 @@ extension CausalAttention {
                      "attention backward expects dOut [\(m.b), \(t), \(qld)] (or [\(m.b * t), \(qld)]), got \(dOut.shape)")
         var dq = Tensor(zeros: [m.b, t, h, d])
         var dk = Tensor(zeros: [m.b, t, m.kh, d]), dv = Tensor(zeros: [m.b, t, m.kh, d])
-        // dS of one head [T, T]; entries a product reads outside a row's visible keys are set to 0.
-        let ds = UnsafeMutablePointer<Float>.allocate(capacity: max(t * t, 1))
-        defer { ds.deallocate() }
-        // P of one head, recomputed exactly as the forward computed it.
-        let ph = UnsafeMutablePointer<Float>.allocate(capacity: max(t * t, 1))
-        defer { ph.deallocate() }
+        // Per query head: dK_h and dV_h [T, D] (every row written: key block c0 ..< c1 by its own products).
+        var dkHeads = Tensor(uninitialized: [m.b * h, t, d]), dvHeads = Tensor(uninitialized: [m.b * h, t, d])
+        // Per worker: P of a head (recomputed exactly as the forward computed it) and its dS, [T, T] each; entries
+        // a product reads outside a row's visible keys are set to 0.
+        let scratch = HeadScratch(matrices: 2, side: t)
+        defer { scratch.deallocate() }
         dq.withUnsafeMutableBufferPointer { dqp in
-        dk.withUnsafeMutableBufferPointer { dkp in
-        dv.withUnsafeMutableBufferPointer { dvp in
+        dkHeads.withUnsafeMutableBufferPointer { dkp in
+        dvHeads.withUnsafeMutableBufferPointer { dvp in
         dOut.withUnsafeBufferPointer { gp in
         saved.queries.withUnsafeBufferPointer { qp in
         saved.keys.withUnsafeBufferPointer { kp in
@@ -228,10 +228,12 @@ extension CausalAttention {
             let dqb = dqp.baseAddress!, dkb = dkp.baseAddress!, dvb = dvp.baseAddress!, gb = gp.baseAddress!
             let qb = qp.baseAddress!, kb = kp.baseAddress!, vb = vp.baseAddress!
             let starts = sp.baseAddress!
-            for u in 0..<(m.b * h) {
+            Threading.forEachUnit(m.b * h) { worker, u in
                 let bi = u / h, hi = u % h, g = hi / m.group
+                let ph = scratch.matrix(0, worker: worker), ds = scratch.matrix(1, worker: worker)
                 let qh = qb + bi * t * qld + hi * d, gh = gb + bi * t * qld + hi * d, dqh = dqb + bi * t * qld + hi * d
                 let kvOffset = bi * t * kld + g * d
+                let dkh = dkb + u * t * d, dvh = dvb + u * t * d
                 let st = starts + bi * t, lows = bi * m.blocks
                 headProbabilities(m, batchRow: bi, queries: qh, keys: kb + kvOffset, starts: st, scale: scale, into: ph)
                 // dP = dO·Vᵀ over each block's visible keys.
@@ -241,13 +243,11 @@ extension CausalAttention {
                               b: vb + kvOffset + lo * kld, ldb: kld, c: ds + r0 * t + lo, ldc: t)
                 }
                 // dS on visible keys; 0 on the rest of the row up to its block's end (all that is read below).
-                ThreadPool.shared.parallelFor(t, grain: rowGrain(t)) { rows in
-                    for ti in rows {
-                        let row = ds + ti * t, s = Int(st[ti]), r1 = min(t, (ti / rb + 1) * rb)
-                        softmaxBackwardRow(row + s, probabilities: ph + ti * t + s, count: ti - s + 1)
-                        if s > 0 { row.update(repeating: 0, count: s) }
-                        if ti + 1 < r1 { (row + ti + 1).update(repeating: 0, count: r1 - ti - 1) }
-                    }
+                for ti in 0..<t {
+                    let row = ds + ti * t, s = Int(st[ti]), r1 = min(t, (ti / rb + 1) * rb)
+                    softmaxBackwardRow(row + s, probabilities: ph + ti * t + s, count: ti - s + 1)
+                    if s > 0 { row.update(repeating: 0, count: s) }
+                    if ti + 1 < r1 { (row + ti + 1).update(repeating: 0, count: r1 - ti - 1) }
                 }
                 // dQ = scale·dS·K, by row blocks.
                 for blk in 0..<m.blocks {
@@ -255,7 +255,7 @@ extension CausalAttention {
                     BLAS.gemm(.normal, .normal, m: r1 - r0, n: d, k: r1 - lo, alpha: scale, a: ds + r0 * t + lo, lda: t,
                               b: kb + kvOffset + lo * kld, ldb: kld, c: dqh + r0 * qld, ldc: qld)
                 }
-                // dK += scale·dSᵀ·Q and dV += Pᵀ·dO by key blocks [c0, c1): only rows c0 ..< end see them (causal;
+                // dK_h = scale·dSᵀ·Q and dV_h = Pᵀ·dO by key blocks [c0, c1): only rows c0 ..< end see them (causal;
                 // rows from `end` on start their documents at or after c1). Those rows' blocks start at or after
                 // c0 and end at or after c1, so every dS entry read was written above.
                 for blk in 0..<m.blocks {
@@ -263,15 +263,49 @@ extension CausalAttention {
                     var end = t
                     while end > c1 && Int(st[end - 1]) >= c1 { end -= 1 }
                     BLAS.gemm(.transposed, .normal, m: c1 - c0, n: d, k: end - c0, alpha: scale,
-                              a: ds + c0 * t + c0, lda: t, b: qh + c0 * qld, ldb: qld,
-                              beta: 1, c: dkb + kvOffset + c0 * kld, ldc: kld)
+                              a: ds + c0 * t + c0, lda: t, b: qh + c0 * qld, ldb: qld, c: dkh + c0 * d, ldc: d)
                     BLAS.gemm(.transposed, .normal, m: c1 - c0, n: d, k: end - c0,
-                              a: ph + c0 * t + c0, lda: t, b: gh + c0 * qld, ldb: qld,
-                              beta: 1, c: dvb + kvOffset + c0 * kld, ldc: kld)
+                              a: ph + c0 * t + c0, lda: t, b: gh + c0 * qld, ldb: qld, c: dvh + c0 * d, ldc: d)
                 }
             }
         } } } } } } } }
+        sumGroups(dkHeads, into: &dk, m)
+        sumGroups(dvHeads, into: &dv, m)
         return (dq, dk, dv)
+    }
+
+    /// [B·H, T, D] per query head → [B, T, K, D]: each kv head the sum of its group's query heads, in head order.
+    private static func sumGroups(_ heads: Tensor, into out: inout Tensor, _ m: TrainingShape) {
+        let (t, d, kld) = (m.t, m.d, m.kh * m.d)
+        out.withUnsafeMutableBufferPointer { op in
+        heads.withUnsafeBufferPointer { hp in
+            let ob = op.baseAddress!, hb = hp.baseAddress!
+            ThreadPool.shared.parallelFor(m.b * t, grain: max(1, 4096 / max(kld, 1))) { rows in
+                for r in rows {
+                    let bi = r / t, ti = r % t
+                    for g in 0..<m.kh {
+                        let dst = ob + r * kld + g * d, first = (bi * m.h + g * m.group) * t + ti
+                        dst.update(from: hb + first * d, count: d)
+                        for j in 1..<m.group { Kernels.add(dst, hb + (first + j * t) * d, into: dst, count: d) }
+                    }
+                }
+            }
+        } }
+    }
+
+    /// Per-worker [T, T] scratch matrices for `Threading.forEachUnit` loops over heads.
+    private struct HeadScratch {
+        let base: UnsafeMutablePointer<Float>
+        let matrices: Int, side: Int
+
+        init(matrices: Int, side: Int) {
+            self.matrices = matrices
+            self.side = side
+            base = .allocate(capacity: max(Threading.threadCount * matrices * side * side, 1))
+        }
+
+        func matrix(_ i: Int, worker: Int) -> UnsafeMutablePointer<Float> { base + (worker * matrices + i) * side * side }
+        func deallocate() { base.deallocate() }
     }
 
     // MARK: - Helpers

@@ -112,6 +112,39 @@ import TestSupport
         }
     }
 
+    /// `Threading.forEachUnit` runs every unit exactly once, with a worker index below the thread count, and
+    /// BLAS calls made inside it (single-threaded there) give the same product as outside.
+    @Test func forEachUnitRunsEveryUnitOnce() {
+        for units in [0, 1, 2, 9, 100] {
+            let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(units, 1))
+            defer { hits.deallocate() }
+            hits.initialize(repeating: 0)
+            let badWorker = Atomic<Int>(0)
+            Threading.forEachUnit(units) { worker, u in
+                if worker < 0 || worker >= Threading.threadCount { badWorker.wrappingAdd(1, ordering: .relaxed) }
+                hits[u] += 1
+            }
+            #expect((0..<units).allSatisfy { hits[$0] == 1 }, "\(units) units: some not run exactly once")
+            #expect(badWorker.load(ordering: .relaxed) == 0)
+        }
+        let a = Tensor(shape: [70, 33], data: (0..<(70 * 33)).map { Float($0 % 17) / 8 - 1 })
+        let b = Tensor(shape: [33, 41], data: (0..<(33 * 41)).map { Float($0 % 13) / 6 - 1 })
+        let outside = a.matmul(.normal, b, .normal).scalars
+        let inside = UnsafeMutableBufferPointer<Float>.allocate(capacity: 4 * 70 * 41)
+        defer { inside.deallocate() }
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
+            Threading.forEachUnit(4) { _, u in
+                BLAS.gemm(.normal, .normal, m: 70, n: 41, k: 33, a: ap.baseAddress!, lda: 33, b: bp.baseAddress!, ldb: 41,
+                          c: inside.baseAddress! + u * 70 * 41, ldc: 41)
+            }
+        } }
+        let size = 70 * 41
+        for u in 0..<4 {
+            let part: [Float] = Array(inside[(u * size)..<((u + 1) * size)])
+            #expect(part == outside, "unit \(u)")
+        }
+    }
+
     @Test func threadingConfiguresPoolAndBLAS() {
         let before = Threading.threadCount
         Threading.configure(threads: 1)
