@@ -22,31 +22,31 @@ public enum SoftmaxCrossEntropy {
     /// logits [N, V], targets N values in 0..<V or −1 (ignored) → (Σ over non-ignored rows of −log softmax(logits)[target]
     /// accumulated in Double, the count of non-ignored rows, Saved). Rows run in parallel; the total adds the
     /// row losses in row order, so it does not depend on the thread count.
-    public static func forward(logits: Tensor, targets: [Int32]) -> (lossSum: Double, count: Int, saved: Saved) {
-        let (n, v) = logits.matrixShape
+    ///
+    /// `logits` is consumed: when the caller passes its last reference, the probabilities overwrite the logits'
+    /// storage instead of a second [N, V] buffer (a fresh 32 MB chunk costs page faults and a memset each time).
+    public static func forward(logits: consuming Tensor, targets: [Int32]) -> (lossSum: Double, count: Int, saved: Saved) {
+        var probs = consume logits
+        let (n, v) = probs.matrixShape
         precondition(targets.count == n, "cross-entropy of \(n) rows got \(targets.count) targets")
         precondition(v > 0 || n == 0, "cross-entropy over an empty vocabulary")
-        var probs = Tensor(zeros: logits.shape)
         var rowLoss = [Double](repeating: 0, count: n)
         probs.withUnsafeMutableBufferPointer { pp in
-            logits.withUnsafeBufferPointer { lp in
-                targets.withUnsafeBufferPointer { tp in
-                    rowLoss.withUnsafeMutableBufferPointer { rp in
-                        let pb = pp.baseAddress!, lb = lp.baseAddress!, tb = tp.baseAddress!, losses = rp.baseAddress!
-                        ThreadPool.shared.parallelFor(n, grain: rowGrain(v)) { rows in
-                            for row in rows {
-                                let t = Int(tb[row])
-                                if t == -1 { continue }
-                                precondition(t >= 0 && t < v, "target \(t) outside the vocabulary 0..<\(v) (−1 = ignored)")
-                                let x = lb + row * v, p = pb + row * v
-                                let m = Kernels.max(x, count: v)
-                                let sum = Kernels.expShiftedSum(x, shift: m, into: p, count: v)
-                                losses[row] = log(sum) - (Double(x[t]) - Double(m))
-                                let inv = Float(1 / sum)
-                                var j = 0
-                                while j + 16 <= v { store16(load16(p + j) * inv, p + j); j += 16 }
-                                while j < v { p[j] *= inv; j += 1 }
-                            }
+            targets.withUnsafeBufferPointer { tp in
+                rowLoss.withUnsafeMutableBufferPointer { rp in
+                    let pb = pp.baseAddress!, tb = tp.baseAddress!, losses = rp.baseAddress!
+                    ThreadPool.shared.parallelFor(n, grain: rowGrain(v)) { rows in
+                        for row in rows {
+                            let t = Int(tb[row]), p = pb + row * v
+                            if t == -1 { p.update(repeating: 0, count: v); continue }
+                            precondition(t >= 0 && t < v, "target \(t) outside the vocabulary 0..<\(v) (−1 = ignored)")
+                            let m = Kernels.max(p, count: v), xt = p[t]
+                            let sum = Kernels.expShiftedSum(p, shift: m, into: p, count: v)
+                            losses[row] = log(sum) - (Double(xt) - Double(m))
+                            let inv = Float(1 / sum)
+                            var j = 0
+                            while j + 16 <= v { store16(load16(p + j) * inv, p + j); j += 16 }
+                            while j < v { p[j] *= inv; j += 1 }
                         }
                     }
                 }

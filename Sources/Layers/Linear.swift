@@ -240,7 +240,7 @@ public struct Linear: Sendable {
                 }
             }
             if needsInputGradient {
-                var dx = Tensor(zeros: x.shape)
+                var dx = o > 0 ? Tensor(uninitialized: x.shape) : Tensor(zeros: x.shape)   // beta 0 writes it whole
                 dx.withUnsafeMutableBufferPointer { dxp in
                     weight.withUnsafeBufferPointer { wp in
                         BLAS.gemm(.normal, .normal, m: n, n: i, k: o, a: g, lda: ldo, b: wp.baseAddress!, ldb: ldi,

@@ -64,7 +64,7 @@ public struct SwiGLU: Sendable {
     /// One fused pass over [N, F]: dG = dH ⊙ u ⊙ silu'(g), dU = dH ⊙ silu(g) (silu through `vsilu`, as forward).
     static func gatedBackward(_ dH: Tensor, gate g: Tensor, up u: Tensor) -> (Tensor, Tensor) {
         precondition(dH.shape == g.shape && u.shape == g.shape, "SwiGLU backward shapes \(dH.shape), \(g.shape), \(u.shape)")
-        var dG = Tensor(zeros: g.shape), dU = Tensor(zeros: g.shape)
+        var dG = Tensor(uninitialized: g.shape), dU = Tensor(uninitialized: g.shape)   // every element written below
         let count = g.count
         dG.withUnsafeMutableBufferPointer { dgp in
             dU.withUnsafeMutableBufferPointer { dup in

@@ -161,7 +161,7 @@ func headLoss(_ xn: Tensor, targets: [Int32], head: Linear, weightName: String, 
         guard tg.contains(where: { $0 >= 0 }) else { continue }
         let xc = rows(xn, start..<end)
         let (logits, sl) = backward ? head.forward(xc, dropoutRNG: &rng) : head.forward(xc)
-        let (s, k, sce) = SoftmaxCrossEntropy.forward(logits: logits, targets: tg)
+        let (s, k, sce) = SoftmaxCrossEntropy.forward(logits: consume logits, targets: tg)
         sum += s
         count += k
         guard backward else { continue }
