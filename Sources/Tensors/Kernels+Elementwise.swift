@@ -182,8 +182,7 @@ extension Tensor {
         }
     }
 
-    /// Sets every element to 0 in place, the pool's threads each clearing a contiguous part (one thread's stores
-    /// reach ~3 GB/s here: zeroing SmolLM2-135M's gradients took 0.18 s per update).
+    /// Sets every element to 0 in place (memset), the pool's threads each clearing a contiguous part.
     public mutating func setZero() {
         let n = count
         withUnsafeMutableBufferPointer { p in
