@@ -17,16 +17,18 @@ extension GPT2Model: TrainableModel {
     public func loss(_ batch: SequenceBatch) throws(ModelError) -> (sum: Double, count: Int) {
         var none: [String: Tensor] = [:]
         var rng = RandomGenerator(seed: 0)
-        return try run(batch, gradScale: 0, gradients: &none, dropoutRNG: &rng, backward: false)
+        return try run(batch, gradScale: 0, gradients: &none, dropoutRNG: &rng, backward: false) { _, _ in }
     }
 
     public func lossAndGradients(_ batch: SequenceBatch, gradScale: Float, into gradients: inout [String: Tensor],
-                                 dropoutRNG: inout RandomGenerator) throws(ModelError) -> (sum: Double, count: Int) {
-        try run(batch, gradScale: gradScale, gradients: &gradients, dropoutRNG: &dropoutRNG, backward: true)
+                                 dropoutRNG: inout RandomGenerator, finished: GradientsFinished) throws(ModelError)
+        -> (sum: Double, count: Int) {
+        try run(batch, gradScale: gradScale, gradients: &gradients, dropoutRNG: &dropoutRNG, backward: true, finished: finished)
     }
 
     func run(_ batch: SequenceBatch, gradScale: Float, gradients g: inout [String: Tensor],
-             dropoutRNG rng: inout RandomGenerator, backward: Bool) throws(ModelError) -> (sum: Double, count: Int) {
+             dropoutRNG rng: inout RandomGenerator, backward: Bool, finished: GradientsFinished) throws(ModelError)
+        -> (sum: Double, count: Int) {
         try batch.validate(config: config)
         if backward && !halfParameters.isEmpty { throw halfTrainingError() }
         try checkGradientNames(g, known: floatParameters)
@@ -36,6 +38,11 @@ extension GPT2Model: TrainableModel {
         let pre = "transformer."
         func lin(_ l: Linear, _ x: Tensor) -> (Tensor, Linear.Saved) {
             backward ? l.forward(x, dropoutRNG: &rng) : l.forward(x)
+        }
+        /// Hands complete gradients to `finished` (see `TrainableModel.lossAndGradients`).
+        func done(_ names: [String]) {
+            let present = names.filter { g[$0] != nil }
+            if !present.isEmpty { finished(present, &g) }
         }
         let wteName = pre + "wte.weight", wpeName = pre + "wpe.weight"
         let embedTrains = g[wteName] != nil || g[wpeName] != nil
@@ -70,26 +77,32 @@ extension GPT2Model: TrainableModel {
                                              loraName: "lm_head", gradScale: gradScale, gradients: &g, rng: &rng,
                                              backward: backward)
         guard backward, let dxn else { return (lossSum, count) }
+        done(linearNames("lm_head"))   // a tied head adds into the embedding, which is complete only at the end
 
         // MARK: backward (reverse order)
         var lnFGrads = LayerNorm.Gradients(weight: g.removeValue(forKey: pre + "ln_f.weight"), bias: g.removeValue(forKey: pre + "ln_f.bias"))
         var dx = lnF.backward(dxn, saved: lnFSaved, into: &lnFGrads)
         put(lnFGrads.weight, pre + "ln_f.weight", &g); put(lnFGrads.bias, pre + "ln_f.bias", &g)
+        done([pre + "ln_f.weight", pre + "ln_f.bias"])
         guard let lowest else { return (lossSum, count) }
         for i in stride(from: blocks.count - 1, through: lowest, by: -1) {
             let block = blocks[i], s = saved[i]!, p = pre + "h.\(i)."
+            saved[i] = nil   // this block's activations are freed as soon as its backward ends
             let needsInput = i > lowest || embedTrains
             // x += mlp(ln_2(x))
             var mlpGrads = GELUMLP.Gradients(fc: take(p + "mlp.c_fc", &g), proj: take(p + "mlp.c_proj", &g))
             let dhm = block.mlp.backward(dx, saved: s.mlp, into: &mlpGrads)!
             put(mlpGrads.fc, p + "mlp.c_fc", &g); put(mlpGrads.proj, p + "mlp.c_proj", &g)
+            done(linearNames(p + "mlp.c_fc") + linearNames(p + "mlp.c_proj"))
             var ln2Grads = LayerNorm.Gradients(weight: g.removeValue(forKey: p + "ln_2.weight"), bias: g.removeValue(forKey: p + "ln_2.bias"))
             dx.addScaled(block.ln2.backward(dhm, saved: s.ln2, into: &ln2Grads))
             put(ln2Grads.weight, p + "ln_2.weight", &g); put(ln2Grads.bias, p + "ln_2.bias", &g)
+            done([p + "ln_2.weight", p + "ln_2.bias"])
             // x += c_proj(attention(split(c_attn(ln_1(x)))))
             var projGrads = take(p + "attn.c_proj", &g)
             let da = block.proj.backward(dx, saved: s.proj, into: &projGrads)!
             put(projGrads, p + "attn.c_proj", &g)
+            done(linearNames(p + "attn.c_proj"))
             let (dq, dk, dv) = CausalAttention.backward(da.reshaped([b, t, c]), saved: s.attention, scale: scale)
             let dqkv = Self.concatenateColumns([dq.reshaped([n, c]), dk.reshaped([n, c]), dv.reshaped([n, c])])
             let ln1Trains = g[p + "ln_1.weight"] != nil || g[p + "ln_1.bias"] != nil
@@ -97,10 +110,12 @@ extension GPT2Model: TrainableModel {
             var attnGrads = take(p + "attn.c_attn", &g)
             let dhn = block.attn.backward(dqkv, saved: s.attn, into: &attnGrads, needsInputGradient: wantHidden)
             put(attnGrads, p + "attn.c_attn", &g)
+            done(linearNames(p + "attn.c_attn"))
             if wantHidden, let dhn {
                 var ln1Grads = LayerNorm.Gradients(weight: g.removeValue(forKey: p + "ln_1.weight"), bias: g.removeValue(forKey: p + "ln_1.bias"))
                 let dIn = block.ln1.backward(dhn, saved: s.ln1, into: &ln1Grads)
                 put(ln1Grads.weight, p + "ln_1.weight", &g); put(ln1Grads.bias, p + "ln_1.bias", &g)
+                done([p + "ln_1.weight", p + "ln_1.bias"])
                 if needsInput { dx.addScaled(dIn) }
             }
         }

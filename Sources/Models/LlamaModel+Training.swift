@@ -18,16 +18,18 @@ extension LlamaModel: TrainableModel {
     public func loss(_ batch: SequenceBatch) throws(ModelError) -> (sum: Double, count: Int) {
         var none: [String: Tensor] = [:]
         var rng = RandomGenerator(seed: 0)
-        return try run(batch, gradScale: 0, gradients: &none, dropoutRNG: &rng, backward: false)
+        return try run(batch, gradScale: 0, gradients: &none, dropoutRNG: &rng, backward: false) { _, _ in }
     }
 
     public func lossAndGradients(_ batch: SequenceBatch, gradScale: Float, into gradients: inout [String: Tensor],
-                                 dropoutRNG: inout RandomGenerator) throws(ModelError) -> (sum: Double, count: Int) {
-        try run(batch, gradScale: gradScale, gradients: &gradients, dropoutRNG: &dropoutRNG, backward: true)
+                                 dropoutRNG: inout RandomGenerator, finished: GradientsFinished) throws(ModelError)
+        -> (sum: Double, count: Int) {
+        try run(batch, gradScale: gradScale, gradients: &gradients, dropoutRNG: &dropoutRNG, backward: true, finished: finished)
     }
 
     func run(_ batch: SequenceBatch, gradScale: Float, gradients g: inout [String: Tensor],
-             dropoutRNG rng: inout RandomGenerator, backward: Bool) throws(ModelError) -> (sum: Double, count: Int) {
+             dropoutRNG rng: inout RandomGenerator, backward: Bool, finished: GradientsFinished) throws(ModelError)
+        -> (sum: Double, count: Int) {
         try batch.validate(config: config)
         if backward && !halfParameters.isEmpty { throw halfTrainingError() }
         try checkGradientNames(g, known: floatParameters)
@@ -37,6 +39,11 @@ extension LlamaModel: TrainableModel {
         let positions = batch.positions.map(Int.init)
         func lin(_ l: Linear, _ x: Tensor) -> (Tensor, Linear.Saved) {
             backward ? l.forward(x, dropoutRNG: &rng) : l.forward(x)
+        }
+        /// Hands complete gradients to `finished` (see `TrainableModel.lossAndGradients`).
+        func done(_ names: [String]) {
+            let present = names.filter { g[$0] != nil }
+            if !present.isEmpty { finished(present, &g) }
         }
 
         // Backward stops below the lowest layer that trains anything; layers below it keep no activations.
@@ -74,14 +81,17 @@ extension LlamaModel: TrainableModel {
                                              loraName: "lm_head", gradScale: gradScale, gradients: &g, rng: &rng,
                                              backward: backward)
         guard backward, let dxn else { return (lossSum, count) }
+        done(linearNames("lm_head"))   // a tied head adds into the embedding, which is complete only at the end
 
         // MARK: backward (reverse order)
         var normGrads = RMSNorm.Gradients(weight: g.removeValue(forKey: "model.norm.weight"))
         var dx = norm.backward(dxn, saved: normSaved, into: &normGrads)
         put(normGrads.weight, "model.norm.weight", &g)
+        done(["model.norm.weight"])
         guard let lowest else { return (lossSum, count) }
         for i in stride(from: blocks.count - 1, through: lowest, by: -1) {
             let block = blocks[i], s = saved[i]!, p = "model.layers.\(i)."
+            saved[i] = nil   // this block's activations are freed as soon as its backward ends
             let needsInput = i > lowest || embedTrains
             // x += mlp(post_norm(x))
             var mlpGrads = SwiGLU.Gradients(gate: take(p + "mlp.gate_proj", &g), up: take(p + "mlp.up_proj", &g),
@@ -89,13 +99,16 @@ extension LlamaModel: TrainableModel {
             let dhm = block.mlp.backward(dx, saved: s.mlp, into: &mlpGrads)!
             put(mlpGrads.gate, p + "mlp.gate_proj", &g); put(mlpGrads.up, p + "mlp.up_proj", &g)
             put(mlpGrads.down, p + "mlp.down_proj", &g)
+            done(["gate_proj", "up_proj", "down_proj"].flatMap { linearNames(p + "mlp." + $0) })
             var postGrads = RMSNorm.Gradients(weight: g.removeValue(forKey: p + "post_attention_layernorm.weight"))
             dx.addScaled(block.postNorm.backward(dhm, saved: s.postNorm, into: &postGrads))
             put(postGrads.weight, p + "post_attention_layernorm.weight", &g)
+            done([p + "post_attention_layernorm.weight"])
             // x += o_proj(attention(rope(q), rope(k), v)) over input_norm(x)
             var oGrads = take(p + "self_attn.o_proj", &g)
             let da = block.o.backward(dx, saved: s.o, into: &oGrads)!
             put(oGrads, p + "self_attn.o_proj", &g)
+            done(linearNames(p + "self_attn.o_proj"))
             let (dqr, dkr, dv) = CausalAttention.backward(da.reshaped([b, t, h * d]), saved: s.attention, scale: scale)
             let dq = rope.backward(dqr.reshaped([n, h, d]), saved: s.queryRoPE).reshaped([n, h * d])
             let dk = rope.backward(dkr.reshaped([n, kh, d]), saved: s.keyRoPE).reshaped([n, kh * d])
@@ -108,12 +121,14 @@ extension LlamaModel: TrainableModel {
             let dhv = block.v.backward(dv.reshaped([n, kh * d]), saved: s.v, into: &vGrads, needsInputGradient: wantHidden)
             put(qGrads, p + "self_attn.q_proj", &g); put(kGrads, p + "self_attn.k_proj", &g)
             put(vGrads, p + "self_attn.v_proj", &g)
+            done(["q_proj", "k_proj", "v_proj"].flatMap { linearNames(p + "self_attn." + $0) })
             if wantHidden, var dhn = dhq, let dhk, let dhv {
                 dhn.addScaled(dhk)
                 dhn.addScaled(dhv)
                 var inGrads = RMSNorm.Gradients(weight: g.removeValue(forKey: p + "input_layernorm.weight"))
                 let dIn = block.inputNorm.backward(dhn, saved: s.inputNorm, into: &inGrads)
                 put(inGrads.weight, p + "input_layernorm.weight", &g)
+                done([p + "input_layernorm.weight"])
                 if needsInput { dx.addScaled(dIn) }
             }
         }
@@ -121,6 +136,7 @@ extension LlamaModel: TrainableModel {
             var w = g.removeValue(forKey: embedName)!
             embed.backward(dx, saved: embedSaved, into: &w)
             g[embedName] = w
+            done([embedName])
         }
         return (lossSum, count)
     }
@@ -182,6 +198,11 @@ func headLoss(_ xn: Tensor, targets: [Int32], head: Linear, weightName: String, 
 func take(_ module: String, _ g: inout [String: Tensor]) -> Linear.Gradients {
     Linear.Gradients(weight: g.removeValue(forKey: module + ".weight"), bias: g.removeValue(forKey: module + ".bias"),
                      loraA: g.removeValue(forKey: module + ".lora_A.weight"), loraB: g.removeValue(forKey: module + ".lora_B.weight"))
+}
+
+/// The parameter names a linear layer `module` may train: weight, bias and its adapter's two matrices.
+func linearNames(_ module: String) -> [String] {
+    [module + ".weight", module + ".bias", module + ".lora_A.weight", module + ".lora_B.weight"]
 }
 
 /// Returns a linear layer's gradient buffers to `g`.

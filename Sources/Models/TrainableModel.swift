@@ -48,8 +48,25 @@ public protocol TrainableModel: LanguageModel {
     /// Forward and backward: adds ∂(gradScale · Σ CE)/∂θ into `gradients[name]` for every name present, and returns
     /// Σ CE and the count. `gradScale` is 1 / (supervised tokens of the whole optimizer step), so accumulated
     /// micro-batches give the token-weighted mean. Adapter dropout masks come from `dropoutRNG`.
+    ///
+    /// `finished` is called during backward with names whose gradients are complete: no later part of
+    /// backward adds to them, and no later part reads those parameters. The caller may then update the parameters
+    /// (in place, even though this model shares their storage) and take, reuse or replace those buffers in
+    /// `gradients` (the optimizer in backward). A name is passed at most once; names never passed are complete when
+    /// the call returns.
     func lossAndGradients(_ batch: SequenceBatch, gradScale: Float, into gradients: inout [String: Tensor],
-                          dropoutRNG: inout RandomGenerator) throws(ModelError) -> (sum: Double, count: Int)
+                          dropoutRNG: inout RandomGenerator, finished: GradientsFinished) throws(ModelError) -> (sum: Double, count: Int)
+}
+
+/// See `TrainableModel.lossAndGradients`: names whose gradients backward has completed, and the gradient buffers.
+public typealias GradientsFinished = (_ names: [String], _ gradients: inout [String: Tensor]) -> Void
+
+extension TrainableModel {
+    /// Forward and backward with every gradient complete only when the call returns.
+    public func lossAndGradients(_ batch: SequenceBatch, gradScale: Float, into gradients: inout [String: Tensor],
+                                 dropoutRNG: inout RandomGenerator) throws(ModelError) -> (sum: Double, count: Int) {
+        try lossAndGradients(batch, gradScale: gradScale, into: &gradients, dropoutRNG: &dropoutRNG) { _, _ in }
+    }
 }
 
 extension SequenceBatch {

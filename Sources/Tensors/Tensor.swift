@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // MARK: - Storage
 
 /// A 64-byte-aligned buffer of `Float`s. Either owned (allocated and freed here) or borrowed from an
@@ -39,6 +43,9 @@ public final class TensorStorage: @unchecked Sendable {
         if owner == nil { UnsafeMutableRawPointer(pointer).deallocate() }
     }
 
+    /// Whether the memory belongs to another object (a memory-mapped file, say) rather than to this storage.
+    public var isBorrowed: Bool { owner != nil }
+
     func copy() -> TensorStorage {
         let s = TensorStorage(count: count)
         s.pointer.update(from: pointer, count: count)
@@ -68,6 +75,21 @@ public struct Tensor: @unchecked Sendable {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
         self.shape = shape
         storage = TensorStorage(uninitializedCount: shape.reduce(1, *))
+    }
+
+    /// A zero-filled tensor whose pages the kernel supplies on first touch (an anonymous mapping): until written it
+    /// holds no resident memory, so a placeholder of any size is free. Meant to be shared and never written (a write
+    /// copies it, as for any shared tensor).
+    public init(zerosOnTouch shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        if let mapping = ZeroMapping(bytes: count * MemoryLayout<Float>.stride) {
+            storage = TensorStorage(borrowing: mapping.base.bindMemory(to: Float.self, capacity: Swift.max(count, 1)), count: count,
+                                    owner: mapping)
+        } else {
+            storage = TensorStorage(count: count)
+        }
     }
 
     /// A tensor of `shape` holding `data` (row-major); `data.count` must equal the product of `shape`.
@@ -145,6 +167,15 @@ public struct Tensor: @unchecked Sendable {
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
     }
 
+    /// Mutable access to the elements *without* copy on write: every tensor sharing this storage sees the writes.
+    /// Only for a caller that knows no sharer reads the elements meanwhile or expects the old values afterwards (the
+    /// optimizer in backward updates a parameter that the model being run still holds but no longer reads).
+    /// The storage must be owned (a borrowed mapping may be read-only).
+    public func withUnsafeSharedMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        precondition(!storage.isBorrowed, "shared writes need owned storage")
+        return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
+    }
+
     /// Ensures this tensor is the only owner of its storage (copy on write).
     public mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
@@ -163,4 +194,23 @@ extension Tensor: CustomStringConvertible {
         let shown = scalars.prefix(8).map { "\($0)" }.joined(separator: ", ")
         return "Tensor(shape: \(shape), [\(shown)\(count > 8 ? ", …" : "")])"
     }
+}
+
+// MARK: - Zero pages on demand
+
+/// An anonymous private mapping (zero pages supplied by the kernel on first touch), unmapped when released.
+final class ZeroMapping: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let bytes: Int
+
+    /// nil when `bytes` is 0 or the mapping fails (callers fall back to ordinary zeroed memory).
+    init?(bytes: Int) {
+        guard bytes > 0 else { return nil }
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else { return nil }
+        base = p
+        self.bytes = bytes
+    }
+
+    deinit { munmap(base, bytes) }
 }

@@ -54,21 +54,38 @@ public struct AdamW: Sendable {
     /// Updates one parameter in place from its gradient, at learning rate `lr` (the schedule's value this step).
     public mutating func update(name: String, parameter: inout Tensor, gradient: Tensor, learningRate lr: Double,
                                 applyWeightDecay: Bool) {
+        let shape = parameter.shape
+        parameter.withUnsafeMutableBufferPointer { p in
+            update(name: name, elements: p, shape: shape, gradient: gradient, learningRate: lr,
+                   applyWeightDecay: applyWeightDecay)
+        }
+    }
+
+    /// The same update, written through `parameter`'s storage even while other tensors share it (see
+    /// `Tensor.withUnsafeSharedMutableBufferPointer`): for the optimizer in backward.
+    public mutating func updateShared(name: String, parameter: Tensor, gradient: Tensor, learningRate lr: Double,
+                                      applyWeightDecay: Bool) {
+        parameter.withUnsafeSharedMutableBufferPointer { p in
+            update(name: name, elements: p, shape: parameter.shape, gradient: gradient, learningRate: lr,
+                   applyWeightDecay: applyWeightDecay)
+        }
+    }
+
+    mutating func update(name: String, elements p: UnsafeMutableBufferPointer<Float>, shape: [Int], gradient: Tensor,
+                         learningRate lr: Double, applyWeightDecay: Bool) {
         precondition(state.step >= 1, "call beginStep() before update()")
-        precondition(parameter.shape == gradient.shape,
-                     "gradient of \(name) has shape \(gradient.shape), parameter \(parameter.shape)")
-        var moments = state.moments.removeValue(forKey: name)
-            ?? (Tensor(zeros: parameter.shape), Tensor(zeros: parameter.shape))
-        precondition(moments.m.shape == parameter.shape, "optimizer state of \(name) has shape \(moments.m.shape)")
+        precondition(shape == gradient.shape, "gradient of \(name) has shape \(gradient.shape), parameter \(shape)")
+        var moments = state.moments.removeValue(forKey: name) ?? (Tensor(zeros: shape), Tensor(zeros: shape))
+        precondition(moments.m.shape == shape, "optimizer state of \(name) has shape \(moments.m.shape)")
         let t = Double(state.step)
         let bc1 = 1 - pow(config.beta1, t)
         let bc2 = 1 - pow(config.beta2, t)
         let decay = applyWeightDecay && config.weightDecay != 0 ? Float(1 - lr * config.weightDecay) : 1
         let b1 = Float(1 - config.beta1), beta2 = Float(config.beta2), b2 = Float(1 - config.beta2)
         let stepSize = Float(-(lr / bc1)), bc2Sqrt = Float(bc2.squareRoot()), eps = Float(config.epsilon)
-        let n = parameter.count
+        let n = p.count
         gradient.withUnsafeBufferPointer { g in
-            parameter.withUnsafeMutableBufferPointer { p in
+            do {
                 moments.m.withUnsafeMutableBufferPointer { m in
                     moments.v.withUnsafeMutableBufferPointer { v in
                         let P = p.baseAddress!, G = g.baseAddress!, M = m.baseAddress!, V = v.baseAddress!

@@ -28,18 +28,36 @@ public struct SGD: Sendable {
 
     public mutating func update(name: String, parameter: inout Tensor, gradient: Tensor, learningRate lr: Double,
                                 applyWeightDecay: Bool) {
-        precondition(parameter.shape == gradient.shape,
-                     "gradient of \(name) has shape \(gradient.shape), parameter \(parameter.shape)")
+        let shape = parameter.shape
+        parameter.withUnsafeMutableBufferPointer { p in
+            update(name: name, elements: p, shape: shape, gradient: gradient, learningRate: lr,
+                   applyWeightDecay: applyWeightDecay)
+        }
+    }
+
+    /// The same update, written through `parameter`'s storage even while other tensors share it (see
+    /// `Tensor.withUnsafeSharedMutableBufferPointer`): for the optimizer in backward.
+    public mutating func updateShared(name: String, parameter: Tensor, gradient: Tensor, learningRate lr: Double,
+                                      applyWeightDecay: Bool) {
+        parameter.withUnsafeSharedMutableBufferPointer { p in
+            update(name: name, elements: p, shape: parameter.shape, gradient: gradient, learningRate: lr,
+                   applyWeightDecay: applyWeightDecay)
+        }
+    }
+
+    mutating func update(name: String, elements p: UnsafeMutableBufferPointer<Float>, shape: [Int], gradient: Tensor,
+                         learningRate lr: Double, applyWeightDecay: Bool) {
+        precondition(shape == gradient.shape, "gradient of \(name) has shape \(gradient.shape), parameter \(shape)")
         let wd = applyWeightDecay ? Float(config.weightDecay) : 0
         let mu = Float(config.momentum), damp = Float(1 - config.dampening), rate = Float(-lr)
         let useMomentum = config.momentum != 0, nesterov = config.nesterov
         var buffer = buffers.removeValue(forKey: name)
         let first = buffer == nil
-        if useMomentum && first { buffer = Tensor(zeros: parameter.shape) }
+        if useMomentum && first { buffer = Tensor(zeros: shape) }
         var buf = buffer ?? Tensor(zeros: [0])
-        let n = parameter.count
+        let n = p.count
         gradient.withUnsafeBufferPointer { g in
-            parameter.withUnsafeMutableBufferPointer { p in
+            do {
                 buf.withUnsafeMutableBufferPointer { b in
                     let P = p.baseAddress!, G = g.baseAddress!, B = b.baseAddress
                     for i in 0..<n {

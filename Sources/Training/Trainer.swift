@@ -26,6 +26,17 @@ public struct Optimizer: Sendable {
 
     mutating func beginStep() { adamw?.beginStep() }
 
+    /// The same update written through storage the model being run still shares (the optimizer in backward).
+    mutating func updateShared(name: String, parameter: Tensor, gradient: Tensor, learningRate: Double, decays: Bool) {
+        if adamw != nil {
+            adamw!.updateShared(name: name, parameter: parameter, gradient: gradient, learningRate: learningRate,
+                                applyWeightDecay: decays)
+        } else {
+            sgd!.updateShared(name: name, parameter: parameter, gradient: gradient, learningRate: learningRate,
+                              applyWeightDecay: decays)
+        }
+    }
+
     mutating func update(name: String, parameter: inout Tensor, gradient: Tensor, learningRate: Double, decays: Bool) {
         if adamw != nil {
             adamw!.update(name: name, parameter: &parameter, gradient: gradient, learningRate: learningRate, applyWeightDecay: decays)
@@ -68,6 +79,19 @@ public struct Trainer {
     /// Gradient buffers, kept across updates and zeroed in place (allocating them afresh each update costs page
     /// faults on every element).
     var gradientBuffers: [String: Tensor] = [:]
+    /// With the optimizer in backward: one zeroed gradient buffer per shape, kept for the name of that shape that
+    /// backward completed first last update (`firstCompleted`).
+    var spareGradients: [[Int]: Tensor] = [:]
+    var firstCompleted: [[Int]: String] = [:]
+    /// Whether updates run the optimizer inside backward (`updateInBackward`): on when there is nothing to clip and
+    /// nothing to accumulate, since then each parameter's update needs only its own gradient. The results are the
+    /// same bits either way (turn it off to compare); it can be on only under those two conditions.
+    public var optimizerInBackward: Bool {
+        didSet {
+            precondition(!optimizerInBackward || (options.maxGradNorm == 0 && options.gradientAccumulation == 1),
+                         "the optimizer in backward needs max_grad_norm 0 and gradient_accumulation 1")
+        }
+    }
     /// Updates this run makes in total (from max_steps, or epochs × batches per epoch ÷ accumulation).
     public let totalSteps: Int
     /// Micro-batches in one epoch of the training data.
@@ -115,6 +139,7 @@ public struct Trainer {
             validationBatches = batches
         }
         progress = TrainerProgress(dropoutRNG: RandomGenerator(seed: options.seed &+ 0xD509_0D70).state)
+        optimizerInBackward = options.maxGradNorm == 0 && options.gradientAccumulation == 1
     }
 
     public var isFinished: Bool { progress.step >= totalSteps }
@@ -125,7 +150,8 @@ public struct Trainer {
     }
 
     /// Runs one optimizer update: `gradient_accumulation` micro-batches, token-weighted loss, clipping, the
-    /// schedule's learning rate. A non-finite loss or gradient stops with an error before any parameter changes.
+    /// schedule's learning rate. A non-finite loss or gradient stops with an error; the trainer must then not be
+    /// saved (with the optimizer in backward some parameters may have changed; otherwise none has).
     public mutating func step() throws -> StepMetrics {
         precondition(!isFinished, "the run has finished")
         var micro: [TokenBatch] = []
@@ -135,6 +161,22 @@ public struct Trainer {
             throw TrainingError("update \(progress.step + 1): its \(micro.count) micro-batch(es) contain no supervised token "
                                 + "(examples \(micro.flatMap(\.sources).prefix(4).joined(separator: ", ")))")
         }
+        let lr = schedule.learningRate(at: progress.step)
+        let (loss, norm, tokens) = optimizerInBackward
+            ? try updateInBackward(micro, supervised: supervised, learningRate: lr)
+            : try updateAfterBackward(micro, supervised: supervised, learningRate: lr)
+        progress.step += 1
+        progress.cursor = stream.cursor
+        progress.tokensSeen += tokens
+        progress.supervisedTokensSeen += supervised
+        return StepMetrics(step: progress.step, loss: loss, learningRate: lr, gradNorm: norm, tokens: tokens,
+                           supervisedTokens: supervised, epoch: epochPosition)
+    }
+
+    /// The update as written: every micro-batch's gradients into whole-model buffers, then the global norm (and
+    /// clipping), then the optimizer over every parameter. Returns the loss, the norm before clipping and the positions.
+    mutating func updateAfterBackward(_ micro: [TokenBatch], supervised: Int, learningRate lr: Double) throws
+        -> (loss: Double, norm: Double, tokens: Int) {
         var gradients = gradientBuffers.isEmpty ? trainable.mapValues { Tensor(zeros: $0.shape) } : gradientBuffers
         gradientBuffers = [:]
         // Over a copy of the names: iterating `gradients.keys` itself keeps the dictionary shared, so the first
@@ -160,11 +202,8 @@ public struct Trainer {
                                            : GradientClipping.globalNorm(ordered)
         guard loss.isFinite, norm.isFinite else {
             throw TrainingError("update \(progress.step + 1): the loss is \(loss) and the gradient norm \(norm); parameters "
-                                + "were not updated and the last checkpoint is intact. Lower training.learning_rate, "
-                                + "keep training.max_grad_norm on, or check the data (examples "
-                                + micro.flatMap(\.sources).prefix(4).joined(separator: ", ") + ")")
+                                + "were not updated and the last checkpoint is intact. " + Self.nonFiniteAdvice(micro))
         }
-        let lr = schedule.learningRate(at: progress.step)
         optimizer.beginStep()
         for (name, g) in zip(names, ordered) {
             var p = trainable.removeValue(forKey: name)!
@@ -173,12 +212,96 @@ public struct Trainer {
             trainable[name] = p
         }
         gradientBuffers = Dictionary(uniqueKeysWithValues: zip(names, ordered))
-        progress.step += 1
-        progress.cursor = stream.cursor
-        progress.tokensSeen += tokens
-        progress.supervisedTokensSeen += supervised
-        return StepMetrics(step: progress.step, loss: loss, learningRate: lr, gradNorm: norm, tokens: tokens,
-                           supervisedTokens: supervised, epoch: epochPosition)
+        return (loss, norm, tokens)
+    }
+
+    /// The optimizer in backward (one micro-batch, no clipping): the model hands over each gradient as soon as
+    /// backward completes it; that parameter is updated at once and its buffer, zeroed, becomes the buffer of a
+    /// parameter of the same shape that backward has not reached yet. So gradient memory is about one layer's (plus
+    /// a tied embedding's, complete only at the end) instead of the whole model's, and the parameters, moments, loss
+    /// and norm are the same bits as `updateAfterBackward` gives.
+    ///
+    /// Names backward has not reached hold one shared zero placeholder per shape (no resident memory): a layer's
+    /// first write copies it, so a name still holding the placeholder is known to be untouched. A buffer left with
+    /// no untouched name to go to is kept, one per shape, for the name of that shape backward completed first
+    /// (the same name next update: backward's order does not change), so steady updates allocate nothing.
+    ///
+    /// A non-finite gradient stops every later parameter update, and the step then throws. Parameters updated
+    /// before it are not restored, so after that error this trainer must not be saved (the run stops; its last
+    /// checkpoint is intact).
+    mutating func updateInBackward(_ micro: [TokenBatch], supervised: Int, learningRate lr: Double) throws
+        -> (loss: Double, norm: Double, tokens: Int) {
+        precondition(micro.count == 1, "the optimizer in backward needs a single micro-batch")
+        // Parameters are written while the model shares them, so no one else may: a caller still holding the tensors
+        // this trainer was given (or a `trainable` it read) gets its own copy now, as copy on write would.
+        for name in Array(trainable.keys) { trainable[name]!.makeUnique() }
+        var placeholders: [[Int]: Tensor] = [:]
+        var gradients: [String: Tensor] = [:]
+        var kept = spareGradients
+        spareGradients = [:]
+        for (name, p) in trainable {
+            if firstCompleted[p.shape] == name, let buffer = kept.removeValue(forKey: p.shape) {
+                gradients[name] = buffer
+            } else {
+                if placeholders[p.shape] == nil { placeholders[p.shape] = Tensor(zerosOnTouch: p.shape) }
+                gradients[name] = placeholders[p.shape]!
+            }
+        }
+        kept = [:]
+        var spare: [[Int]: Tensor] = [:]
+        var firstSeen: [[Int]: String] = [:]
+        var norms: [String: Double] = [:]
+        var nonFinite: String?
+        optimizer.beginStep()
+        let options = self.options
+        func complete(_ names: [String], _ g: inout [String: Tensor]) {
+            for name in names {
+                guard var grad = g.removeValue(forKey: name) else { continue }
+                let shape = grad.shape
+                if firstSeen[shape] == nil { firstSeen[shape] = name }
+                let n = Double(grad.sumOfSquares().squareRoot())
+                norms[name] = n
+                if !n.isFinite, nonFinite == nil { nonFinite = name }
+                if nonFinite == nil, let p = trainable[name] {
+                    optimizer.updateShared(name: name, parameter: p, gradient: grad,
+                                           learningRate: lr * Self.learningRateFactor(name, options),
+                                           decays: AdamW.decays(parameterShape: p.shape))
+                }
+                let placeholder = placeholders[shape]?.storage
+                if grad.storage === placeholder { continue }   // never written: nothing to pass on
+                grad.setZero()
+                if let placeholder, let next = g.first(where: { $0.value.storage === placeholder })?.key {
+                    g[next] = grad
+                } else if spare[shape] == nil {
+                    spare[shape] = grad
+                }
+            }
+        }
+        var lossSum = 0.0
+        do {
+            let model = try self.model()
+            var rng = RandomGenerator(state: progress.dropoutRNG)!
+            (lossSum, _) = try model.lossAndGradients(Self.sequenceBatch(micro[0]), gradScale: 1 / Float(supervised),
+                                                      into: &gradients, dropoutRNG: &rng, finished: complete)
+            complete(gradients.keys.sorted(), &gradients)
+            progress.dropoutRNG = rng.state
+        }
+        firstCompleted = firstSeen
+        spareGradients = spare
+        let loss = lossSum / Double(supervised)
+        let norm = norms.keys.sorted().reduce(0.0) { $0 + norms[$1]! * norms[$1]! }.squareRoot()
+        guard loss.isFinite, nonFinite == nil else {
+            throw TrainingError("update \(progress.step + 1): the loss is \(loss) and the gradient of \(nonFinite ?? "some parameter") "
+                                + "is not finite (norm \(norm)); the run stops here without saving, so the last checkpoint is "
+                                + "intact. " + Self.nonFiniteAdvice(micro))
+        }
+        return (loss, norm, micro[0].batchSize * micro[0].length)
+    }
+
+    /// What to try after a non-finite loss or gradient, naming the update's first examples.
+    static func nonFiniteAdvice(_ micro: [TokenBatch]) -> String {
+        "Lower training.learning_rate, keep training.max_grad_norm on, or check the data (examples "
+            + micro.flatMap(\.sources).prefix(4).joined(separator: ", ") + ")"
     }
 
     /// Token-weighted mean loss over the validation batches (the first `eval_batches`, or all); nil without validation.

@@ -247,6 +247,82 @@ import TrainingData
         #expect(try straight.validationLoss() == resumed.validationLoss())
     }
 
+    /// Random documents of 9–16 tokens, every target trained.
+    func randomExamples(vocabulary: Int, count: Int, seed: UInt64) -> [TokenizedExample] {
+        var rng = RandomGenerator(seed: seed)
+        return (0..<count).map { i in
+            let n = 9 + Int(rng.next() % 8)
+            return TokenizedExample(tokens: (0..<n).map { _ in Int32(rng.next() % UInt64(vocabulary)) },
+                                    trained: [false] + [Bool](repeating: true, count: n - 1), file: "random", line: i + 1)
+        }
+    }
+
+    /// The optimizer in backward (no clipping, one micro-batch: on by default) against updating after backward:
+    /// parameters, AdamW moments, loss and gradient norm are the same bits after four updates (so reused buffers,
+    /// tied embeddings completed last and an untied head completed first are all exercised). Full fine-tuning of
+    /// each family, and LoRA on every linear layer and the tied head.
+    @Test(arguments: [("llama_untied", false), ("llama_tied_bf16", false), ("gpt2_tied", false), ("llama_tied_bf16", true)])
+    func optimizerInBackwardGivesTheSameBits(_ model: String, _ lora: Bool) throws {
+        let m = try tiny(model)
+        var o = TrainingOptions()
+        o.maxSteps = 4
+        o.batchSize = 2
+        o.layout = .pad
+        o.shuffle = false
+        o.learningRate = 1e-2
+        o.weightDecay = 0.1
+        o.maxGradNorm = 0
+        o.schedule = .cosine
+        o.warmupSteps = 1
+        var rng = RandomGenerator(seed: 11)
+        let spec = lora ? LoRASpec(rank: 4, alpha: 8, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                                      "up_proj", "down_proj", "lm_head"]) : nil
+        let trainable = spec?.initialParameters(config: m.config, rng: &rng) ?? m.parameters
+        let frozen = lora ? m.parameters : [:]
+        let docs = randomExamples(vocabulary: m.config.vocabSize, count: 8, seed: 5)
+        func trainer(inBackward: Bool) throws -> Trainer {
+            var t = try Trainer(options: o, frozen: frozen, trainable: trainable, train: docs, validation: [], maxLength: 16,
+                                padID: 0) { try makeLanguageModel(config: m.config, parameters: $0, lora: spec) }
+            #expect(t.optimizerInBackward)
+            t.optimizerInBackward = inBackward
+            return t
+        }
+        var fused = try trainer(inBackward: true), plain = try trainer(inBackward: false)
+        while !plain.isFinished {
+            let a = try fused.step(), b = try plain.step()
+            #expect(a == b, "update \(b.step): \(a) vs \(b)")
+        }
+        for (name, t) in plain.trainable { #expect(fused.trainable[name]!.scalars == t.scalars, "\(name) differs") }
+        let moments = fused.optimizerTensors
+        for (name, t) in plain.optimizerTensors { #expect(moments[name]?.scalars == t.scalars, "\(name) differs") }
+        #expect(fused.optimizerStep == plain.optimizerStep)
+    }
+
+    /// With the optimizer in backward, a non-finite gradient stops the run with the same advice; the step does not count.
+    @Test func nonFiniteGradientStopsTheOptimizerInBackward() throws {
+        let m = try tiny("llama_untied")
+        var params = m.parameters
+        var w = params["model.norm.weight"]!
+        w.withUnsafeMutableBufferPointer { $0[0] = .nan }
+        params["model.norm.weight"] = w
+        var o = TrainingOptions()
+        o.maxSteps = 2
+        o.layout = .pad
+        o.maxGradNorm = 0
+        var trainer = try Trainer(options: o, frozen: [:], trainable: params,
+                                  train: randomExamples(vocabulary: m.config.vocabSize, count: 2, seed: 1),
+                                  validation: [], maxLength: 16, padID: 0) { try makeLanguageModel(config: m.config, parameters: $0) }
+        #expect(trainer.optimizerInBackward)
+        do {
+            _ = try trainer.step()
+            Issue.record("a NaN gradient must stop training")
+        } catch let e as TrainingError {
+            #expect(e.message.contains("not finite") && e.message.contains("last checkpoint is intact")
+                    && e.message.contains("learning_rate"), "\(e.message)")
+        }
+        #expect(trainer.progress.step == 0)
+    }
+
     /// A non-finite loss stops the update before any parameter changes, with a message that says what to do.
     @Test func nonFiniteLossStopsWithoutUpdating() throws {
         let m = try tiny("llama_untied")
