@@ -3,6 +3,7 @@
 # row), at each thread count. Prints one JSON line per run (Whittle's rows carry "engine": "whittle").
 # Usage: PY=/path/to/venv/bin/python Benchmarks/side_by_side.sh infer|train [THREADS...] > results.jsonl
 #        WEIGHTS="f32 bf16" … infer: Whittle's inference rows once per weight format (default f32)
+#        MODELS="smollm2-135m" …: only these models (default: smollm2-135m stories15m)
 #        python3 Benchmarks/summarize_side_by_side.py results.jsonl
 # Needs a release build (swift build -c release --product whittle) and the anchor's virtualenv
 # (pip install torch transformers peft psutil). A probe of both cores runs before each pair (see ../shared/bench/README.md).
@@ -23,7 +24,7 @@ for r in d["rows"]: r["engine"]="whittle"; r["benchmark"]=d["benchmark"]; print(
 anchor() { "$PY" "$A/torch_anchor.py" "$@" 2>/dev/null | tail -1 | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["engine"]="pytorch"; print(json.dumps(r))'; }
 for t in $threads; do
     echo "{\"probe\": \"$(clock)\", \"threads\": $t}"
-    for m in smollm2-135m stories15m; do
+    for m in ${MODELS:-smollm2-135m stories15m}; do
         if [ "$what" = infer ]; then
             for w in ${WEIGHTS:-f32}; do whittle_rows bench infer --models "$m" --weights "$w" --threads "$t"; done
             anchor --model "$m" --mode prefill --batch 1 --warmup 1 --steps 3 --threads "$t"

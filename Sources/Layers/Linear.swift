@@ -107,6 +107,16 @@ public struct Linear: Sendable {
         /// The dropout mask as factors [N, I]: 1/(1 − p) where kept, 0 where dropped; nil when no dropout.
         /// (dX needs the mask itself: where x is 0, `loraInput` cannot tell a kept element from a dropped one.)
         public let loraMask: Tensor?
+
+        /// The same with an empty `input`, for a caller that can recompute x before backward (its memory is freed).
+        func droppingInput() -> Saved {
+            Saved(input: Tensor(zeros: [0]), loraInput: loraInput, loraHidden: loraHidden, loraMask: loraMask)
+        }
+
+        /// The same with `input` x restored (after `droppingInput`).
+        func with(input x: Tensor) -> Saved {
+            Saved(input: x, loraInput: loraInput, loraHidden: loraHidden, loraMask: loraMask)
+        }
     }
 
     /// Gradient buffers; nil means frozen (no buffer, and backward skips that product).

@@ -15,8 +15,9 @@ public struct SwiGLU: Sendable {
         self.down = down
     }
 
-    /// What backward needs: each Linear's Saved (down's input is the hidden silu(g) ⊙ u) and the gate and up
-    /// outputs g, u [N, F]. silu(g) is recomputed in backward with the same kernel (same bits), not stored.
+    /// What backward needs: each Linear's Saved and the gate and up outputs g, u [N, F]. Down's input, the hidden
+    /// silu(g) ⊙ u [N, F], is not kept: backward recomputes it from g and u with the forward's kernels (same bits),
+    /// which saves F floats per token per layer (a third of a Llama block's activations) for one element-wise pass.
     public struct Saved: Sendable {
         public let gate: Linear.Saved, up: Linear.Saved, down: Linear.Saved
         public let gateOut: Tensor, upOut: Tensor
@@ -37,7 +38,7 @@ public struct SwiGLU: Sendable {
         let (g, gs) = gate.forward(x)
         let (u, us) = up.forward(x)
         let (y, ds) = down.forward(g.silu() * u)
-        return (y, Saved(gate: gs, up: us, down: ds, gateOut: g, upOut: u))
+        return (y, Saved(gate: gs, up: us, down: ds.droppingInput(), gateOut: g, upOut: u))
     }
 
     /// The training forward: LoRA dropout masks are drawn from `rng` in the order gate, up, down.
@@ -45,14 +46,14 @@ public struct SwiGLU: Sendable {
         let (g, gs) = gate.forward(x, dropoutRNG: &rng)
         let (u, us) = up.forward(x, dropoutRNG: &rng)
         let (y, ds) = down.forward(g.silu() * u, dropoutRNG: &rng)
-        return (y, Saved(gate: gs, up: us, down: ds, gateOut: g, upOut: u))
+        return (y, Saved(gate: gs, up: us, down: ds.droppingInput(), gateOut: g, upOut: u))
     }
 
     /// dOut [N, C] → dX [N, C] (nil when `needsInputGradient` is false). Linears run in reverse order (down, up,
     /// gate); with dH the hidden's gradient, dG = dH ⊙ u ⊙ silu'(g) and dU = dH ⊙ silu(g).
     public func backward(_ dOut: Tensor, saved: Saved, into grads: inout Gradients,
                          needsInputGradient: Bool = true) -> Tensor? {
-        let dH = down.backward(dOut, saved: saved.down, into: &grads.down)!
+        let dH = down.backward(dOut, saved: saved.down.with(input: saved.gateOut.silu() * saved.upOut), into: &grads.down)!
         let (dG, dU) = Self.gatedBackward(dH, gate: saved.gateOut, up: saved.upOut)
         let dXUp = up.backward(dU, saved: saved.up, into: &grads.up, needsInputGradient: needsInputGradient)
         let dXGate = gate.backward(dG, saved: saved.gate, into: &grads.gate, needsInputGradient: needsInputGradient)
