@@ -17,6 +17,12 @@ public struct GELUMLP: Sendable {
     public struct Saved: Sendable {
         public let fc: Linear.Saved, proj: Linear.Saved
         public let preActivation: Tensor
+
+        /// Without the input x (fc's), for a caller that recomputes it before backward.
+        public func droppingInput() -> Saved { Saved(fc: fc.droppingInput(), proj: proj, preActivation: preActivation) }
+
+        /// With the input x restored (after `droppingInput`).
+        public func with(input x: Tensor) -> Saved { Saved(fc: fc.with(input: x), proj: proj, preActivation: preActivation) }
     }
 
     /// Gradient buffers of the two Linears (nil buffers inside are frozen).

@@ -109,12 +109,12 @@ public struct Linear: Sendable {
         public let loraMask: Tensor?
 
         /// The same with an empty `input`, for a caller that can recompute x before backward (its memory is freed).
-        func droppingInput() -> Saved {
+        public func droppingInput() -> Saved {
             Saved(input: Tensor(zeros: [0]), loraInput: loraInput, loraHidden: loraHidden, loraMask: loraMask)
         }
 
         /// The same with `input` x restored (after `droppingInput`).
-        func with(input x: Tensor) -> Saved {
+        public func with(input x: Tensor) -> Saved {
             Saved(input: x, loraInput: loraInput, loraHidden: loraHidden, loraMask: loraMask)
         }
     }

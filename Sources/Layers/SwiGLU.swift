@@ -21,6 +21,16 @@ public struct SwiGLU: Sendable {
     public struct Saved: Sendable {
         public let gate: Linear.Saved, up: Linear.Saved, down: Linear.Saved
         public let gateOut: Tensor, upOut: Tensor
+
+        /// Without the input x (gate's and up's), for a caller that recomputes it before backward.
+        public func droppingInput() -> Saved {
+            Saved(gate: gate.droppingInput(), up: up.droppingInput(), down: down, gateOut: gateOut, upOut: upOut)
+        }
+
+        /// With the input x restored (after `droppingInput`).
+        public func with(input x: Tensor) -> Saved {
+            Saved(gate: gate.with(input: x), up: up.with(input: x), down: down, gateOut: gateOut, upOut: upOut)
+        }
     }
 
     /// Gradient buffers of the three Linears (nil buffers inside are frozen).

@@ -2,7 +2,7 @@ import Layers
 import Tensors
 
 /// Training for GPT-2: the forward keeps every layer's `Saved` value; the backward calls the layers in exactly the
-/// reverse order. Packed rows use the batch's positions (learned position embeddings restart per document) and
+/// reverse order. The two LayerNorms' outputs are recomputed in backward from their saved inputs (same bits), not kept. Packed rows use the batch's positions (learned position embeddings restart per document) and
 /// segment starts (block-diagonal causal attention).
 extension GPT2Model: TrainableModel {
     struct BlockSaved {
@@ -69,7 +69,8 @@ extension GPT2Model: TrainableModel {
             let (hm, s2) = block.ln2.forward(x)
             let (m, sm) = backward ? block.mlp.forward(hm, dropoutRNG: &rng) : block.mlp.forward(hm)
             x.addScaled(m)
-            saved.append(i < keepFrom ? nil : BlockSaved(ln1: s1, attn: sAttn, attention: sa, proj: sProj, ln2: s2, mlp: sm))
+            saved.append(i < keepFrom ? nil : BlockSaved(ln1: s1, attn: sAttn.droppingInput(), attention: sa, proj: sProj, ln2: s2,
+                                                         mlp: sm.droppingInput()))
         }
         let (xn, lnFSaved) = lnF.forward(x)
         let headName = config.tieWordEmbeddings ? pre + "wte" : "lm_head"
@@ -91,7 +92,8 @@ extension GPT2Model: TrainableModel {
             let needsInput = i > lowest || embedTrains
             // x += mlp(ln_2(x))
             var mlpGrads = GELUMLP.Gradients(fc: take(p + "mlp.c_fc", &g), proj: take(p + "mlp.c_proj", &g))
-            let dhm = block.mlp.backward(dx, saved: s.mlp, into: &mlpGrads)!
+            let (hm, _) = block.ln2.forward(s.ln2.input)
+            let dhm = block.mlp.backward(dx, saved: s.mlp.with(input: hm), into: &mlpGrads)!
             put(mlpGrads.fc, p + "mlp.c_fc", &g); put(mlpGrads.proj, p + "mlp.c_proj", &g)
             done(linearNames(p + "mlp.c_fc") + linearNames(p + "mlp.c_proj"))
             var ln2Grads = LayerNorm.Gradients(weight: g.removeValue(forKey: p + "ln_2.weight"), bias: g.removeValue(forKey: p + "ln_2.bias"))
@@ -108,7 +110,8 @@ extension GPT2Model: TrainableModel {
             let ln1Trains = g[p + "ln_1.weight"] != nil || g[p + "ln_1.bias"] != nil
             let wantHidden = needsInput || ln1Trains
             var attnGrads = take(p + "attn.c_attn", &g)
-            let dhn = block.attn.backward(dqkv, saved: s.attn, into: &attnGrads, needsInputGradient: wantHidden)
+            let (hn, _) = block.ln1.forward(s.ln1.input)
+            let dhn = block.attn.backward(dqkv, saved: s.attn.with(input: hn), into: &attnGrads, needsInputGradient: wantHidden)
             put(attnGrads, p + "attn.c_attn", &g)
             done(linearNames(p + "attn.c_attn"))
             if wantHidden, let dhn {

@@ -2,7 +2,9 @@ import Layers
 import Tensors
 
 /// Training for Llama-family models: a forward that keeps every layer's `Saved` value, then a backward that calls
-/// the layers in exactly the reverse order (architecture.md §4.1). Packed rows use the batch's positions (RoPE
+/// the layers in exactly the reverse order (architecture.md §4.1). The two norms' outputs (the inputs of q/k/v and of
+/// the MLP) are not kept: backward recomputes them from the norms' saved inputs (same bits, a C-wide pass each),
+/// which saves 2·C floats per token per layer. Packed rows use the batch's positions (RoPE
 /// restarts per document) and segment starts (block-diagonal causal attention).
 extension LlamaModel: TrainableModel {
     struct BlockSaved {
@@ -72,8 +74,9 @@ extension LlamaModel: TrainableModel {
             let (hm, sPost) = block.postNorm.forward(x)
             let (m, sm) = backward ? block.mlp.forward(hm, dropoutRNG: &rng) : block.mlp.forward(hm)
             x.addScaled(m)
-            saved.append(i < keepFrom ? nil : BlockSaved(inputNorm: sIn, q: sq, k: sk, v: sv, queryRoPE: sqr, keyRoPE: skr, attention: sa,
-                                        o: so, postNorm: sPost, mlp: sm))
+            saved.append(i < keepFrom ? nil : BlockSaved(inputNorm: sIn, q: sq.droppingInput(), k: sk.droppingInput(),
+                                                         v: sv.droppingInput(), queryRoPE: sqr, keyRoPE: skr, attention: sa,
+                                                         o: so, postNorm: sPost, mlp: sm.droppingInput()))
         }
         let (xn, normSaved) = norm.forward(x)
         let headName = config.tieWordEmbeddings ? "model.embed_tokens" : "lm_head"
@@ -96,7 +99,8 @@ extension LlamaModel: TrainableModel {
             // x += mlp(post_norm(x))
             var mlpGrads = SwiGLU.Gradients(gate: take(p + "mlp.gate_proj", &g), up: take(p + "mlp.up_proj", &g),
                                             down: take(p + "mlp.down_proj", &g))
-            let dhm = block.mlp.backward(dx, saved: s.mlp, into: &mlpGrads)!
+            let (hm, _) = block.postNorm.forward(s.postNorm.input)
+            let dhm = block.mlp.backward(dx, saved: s.mlp.with(input: hm), into: &mlpGrads)!
             put(mlpGrads.gate, p + "mlp.gate_proj", &g); put(mlpGrads.up, p + "mlp.up_proj", &g)
             put(mlpGrads.down, p + "mlp.down_proj", &g)
             done(["gate_proj", "up_proj", "down_proj"].flatMap { linearNames(p + "mlp." + $0) })
@@ -116,9 +120,11 @@ extension LlamaModel: TrainableModel {
             let wantHidden = needsInput || inputNormTrains
             var qGrads = take(p + "self_attn.q_proj", &g), kGrads = take(p + "self_attn.k_proj", &g)
             var vGrads = take(p + "self_attn.v_proj", &g)
-            let dhq = block.q.backward(dq, saved: s.q, into: &qGrads, needsInputGradient: wantHidden)
-            let dhk = block.k.backward(dk, saved: s.k, into: &kGrads, needsInputGradient: wantHidden)
-            let dhv = block.v.backward(dv.reshaped([n, kh * d]), saved: s.v, into: &vGrads, needsInputGradient: wantHidden)
+            let (hn, _) = block.inputNorm.forward(s.inputNorm.input)
+            let dhq = block.q.backward(dq, saved: s.q.with(input: hn), into: &qGrads, needsInputGradient: wantHidden)
+            let dhk = block.k.backward(dk, saved: s.k.with(input: hn), into: &kGrads, needsInputGradient: wantHidden)
+            let dhv = block.v.backward(dv.reshaped([n, kh * d]), saved: s.v.with(input: hn), into: &vGrads,
+                                       needsInputGradient: wantHidden)
             put(qGrads, p + "self_attn.q_proj", &g); put(kGrads, p + "self_attn.k_proj", &g)
             put(vGrads, p + "self_attn.v_proj", &g)
             done(["q_proj", "k_proj", "v_proj"].flatMap { linearNames(p + "self_attn." + $0) })
