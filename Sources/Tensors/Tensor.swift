@@ -4,30 +4,35 @@ import Glibc
 
 // MARK: - Storage
 
-/// A 64-byte-aligned buffer of `Float`s. Either owned (allocated and freed here) or borrowed from an
-/// `owner` that keeps the memory alive (for example a memory-mapped file).
+/// A 64-byte-aligned buffer of `Float`s. Either owned (allocated and freed here: from the heap, or for 1 MiB and
+/// more from `LargeBuffers`, whose memory goes back to the kernel when released) or borrowed from an `owner` that
+/// keeps the memory alive (for example a memory-mapped file).
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
     private let owner: AnyObject?
+    /// Bytes obtained from `LargeBuffers` (0: heap or borrowed).
+    private let largeBytes: Int
 
     /// Allocates `count` zeroed floats.
-    public init(count: Int) {
-        precondition(count >= 0, "negative element count \(count)")
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        self.count = count
-        owner = nil
-    }
+    public convenience init(count: Int) { self.init(allocating: count, zeroed: true) }
 
     /// Allocates `count` floats without initializing them: for outputs that are written whole before any read
     /// (a GEMM with beta = 0, a copy). Skips a memset of the whole buffer (100 MB for a 512-token prefill's logits).
-    public init(uninitializedCount count: Int) {
+    public convenience init(uninitializedCount count: Int) { self.init(allocating: count, zeroed: false) }
+
+    private init(allocating count: Int, zeroed: Bool) {
         precondition(count >= 0, "negative element count \(count)")
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if bytes >= LargeBuffers.threshold, let raw = LargeBuffers.obtain(bytes, zeroed: zeroed) {
+            pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+            largeBytes = bytes
+        } else {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
+            pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+            largeBytes = 0
+        }
         self.count = count
         owner = nil
     }
@@ -37,10 +42,16 @@ public final class TensorStorage: @unchecked Sendable {
         self.pointer = pointer
         self.count = count
         self.owner = owner
+        largeBytes = 0
     }
 
     deinit {
-        if owner == nil { UnsafeMutableRawPointer(pointer).deallocate() }
+        guard owner == nil else { return }
+        if largeBytes > 0 {
+            LargeBuffers.release(UnsafeMutableRawPointer(pointer), bytes: largeBytes)
+        } else {
+            UnsafeMutableRawPointer(pointer).deallocate()
+        }
     }
 
     /// Whether the memory belongs to another object (a memory-mapped file, say) rather than to this storage.
