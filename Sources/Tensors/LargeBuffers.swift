@@ -6,14 +6,16 @@ import Glibc
 /// the process's resident memory follows the tensors alive. (glibc's heap keeps freed blocks resident and reuses them
 /// only where a later request fits: in SmolLM2-135M full fine-tuning about 300 MB of a 2.5 GB peak was such memory.)
 ///
-/// The most recently released mappings, up to `cacheBytes` in all (older ones are unmapped first), are kept and
-/// handed out again for the same size: training and inference allocate the same shapes over and over, and a fresh
-/// mapping costs a page fault per page touched. A fresh mapping reads as zeros, so zeroed requests skip the memset
-/// unless the memory comes from the cache.
+/// Released mappings are kept and handed out again for the same size, most recent first: training and inference
+/// allocate the same shapes over and over, and a fresh mapping costs the kernel a page fault and a zeroing pass per
+/// page. The cache may hold `cacheBytes`, or more while memory in use is below its high-water mark: up to that mark
+/// minus what is in use, so kept buffers never lift the process above the peak its live tensors already reached (plus
+/// `cacheBytes`). Oldest buffers are unmapped first. In training this keeps what backward frees for the next forward.
+/// A fresh mapping reads as zeros, so zeroed requests skip the memset unless the memory comes from the cache.
 ///
-/// Measured on SmolLM2-135M full fine-tuning, batch 1, one thread (`whittle bench train`): the heap peaked at
-/// ~2480 MB; these mappings at ~2130 MB, ~2% slower. A 256 MB cache gave ~2310 MB, 1 GB ~2370 MB: the peak grows
-/// with what the cache holds, the speed barely.
+/// Measured with `whittle bench train` on SmolLM2-135M, one thread: full fine-tuning batch 1 peaked at ~2480 MB on the
+/// heap and ~2130 MB here; a plain 64 MB cache (no high-water allowance) made LoRA batch 4 ~8% slower than the heap,
+/// re-faulting every activation each update.
 enum LargeBuffers {
     static let threshold = 1 << 20
     static let cacheBytes = 64 << 20
@@ -26,6 +28,25 @@ enum LargeBuffers {
     /// Released buffers, oldest first: (mapped size, address).
     nonisolated(unsafe) private static var cache: [(size: Int, pointer: UnsafeMutableRawPointer)] = []
     nonisolated(unsafe) private static var cached = 0
+    /// Bytes handed out and not yet released, and the most there ever were.
+    nonisolated(unsafe) private static var inUse = 0
+    nonisolated(unsafe) private static var highWater = 0
+
+    /// Unmaps the oldest cached buffers until the cache fits its allowance; call with the mutex held, then unmap what
+    /// this returns after unlocking.
+    private static func evict() -> [(size: Int, pointer: UnsafeMutableRawPointer)] {
+        let allowance = max(cacheBytes, highWater - inUse)
+        var drop = 0, total = cached
+        while total > allowance {
+            total -= cache[drop].size
+            drop += 1
+        }
+        guard drop > 0 else { return [] }
+        let evicted = Array(cache[..<drop])
+        cache.removeFirst(drop)
+        cached = total
+        return evicted
+    }
 
     /// The mapping size for `bytes`: whole pages.
     static func mappedSize(_ bytes: Int) -> Int { (bytes + 4095) & ~4095 }
@@ -39,7 +60,11 @@ enum LargeBuffers {
             reused = cache.remove(at: i).pointer
             cached -= n
         }
+        inUse += n
+        highWater = max(highWater, inUse)
+        let evicted = evict()
         pthread_mutex_unlock(mutex)
+        for (size, q) in evicted { munmap(q, size) }
         if let reused {
             if zeroed { memset(reused, 0, bytes) }
             return reused
@@ -54,20 +79,11 @@ enum LargeBuffers {
     /// Gives back memory from `obtain(bytes, …)`: kept for reuse while the cache has room, else unmapped.
     static func release(_ p: UnsafeMutableRawPointer, bytes: Int) {
         let n = mappedSize(bytes)
-        guard n <= cacheBytes else { munmap(p, n); return }
-        var evicted: [(size: Int, pointer: UnsafeMutableRawPointer)] = []
         pthread_mutex_lock(mutex)
+        inUse -= n
         cache.append((n, p))
         cached += n
-        var drop = 0
-        while cached > cacheBytes {
-            cached -= cache[drop].size
-            drop += 1
-        }
-        if drop > 0 {
-            evicted = Array(cache[..<drop])
-            cache.removeFirst(drop)
-        }
+        let evicted = evict()
         pthread_mutex_unlock(mutex)
         for (size, q) in evicted { munmap(q, size) }
     }
