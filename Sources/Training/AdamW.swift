@@ -26,7 +26,7 @@ public struct AdamWConfig: Codable, Sendable, Equatable {
 ///
 /// Bias corrections are computed in Double from the step count; element updates in Float32.
 /// State (step and both moments per parameter name) is a plain value, saved and restored by the run state.
-public struct AdamW: Sendable {
+public struct AdamW: ElementwiseOptimizer, Sendable {
     public var config: AdamWConfig
     public var state: State
 
@@ -51,28 +51,10 @@ public struct AdamW: Sendable {
     /// Starts a step: every `update` until the next `beginStep` uses step t = previous + 1.
     public mutating func beginStep() { state.step += 1 }
 
-    /// Updates one parameter in place from its gradient, at learning rate `lr` (the schedule's value this step).
-    public mutating func update(name: String, parameter: inout Tensor, gradient: Tensor, learningRate lr: Double,
-                                applyWeightDecay: Bool) {
-        let shape = parameter.shape
-        parameter.withUnsafeMutableBufferPointer { p in
-            update(name: name, elements: p, shape: shape, gradient: gradient, learningRate: lr,
-                   applyWeightDecay: applyWeightDecay)
-        }
-    }
-
-    /// The same update, written through `parameter`'s storage even while other tensors share it (see
-    /// `Tensor.withUnsafeSharedMutableBufferPointer`): for the optimizer in backward.
-    public mutating func updateShared(name: String, parameter: Tensor, gradient: Tensor, learningRate lr: Double,
-                                      applyWeightDecay: Bool) {
-        parameter.withUnsafeSharedMutableBufferPointer { p in
-            update(name: name, elements: p, shape: parameter.shape, gradient: gradient, learningRate: lr,
-                   applyWeightDecay: applyWeightDecay)
-        }
-    }
-
-    mutating func update(name: String, elements p: UnsafeMutableBufferPointer<Float>, shape: [Int], gradient: Tensor,
-                         learningRate lr: Double, applyWeightDecay: Bool) {
+    /// One parameter's update from its gradient, at learning rate `lr` (the schedule's value this step), on its
+    /// elements (`ElementwiseOptimizer` provides the Tensor forms).
+    public mutating func update(name: String, elements p: UnsafeMutableBufferPointer<Float>, shape: [Int], gradient: Tensor,
+                                learningRate lr: Double, applyWeightDecay: Bool) {
         precondition(state.step >= 1, "call beginStep() before update()")
         precondition(shape == gradient.shape, "gradient of \(name) has shape \(gradient.shape), parameter \(shape)")
         var moments = state.moments.removeValue(forKey: name) ?? (Tensor(zeros: shape), Tensor(zeros: shape))
@@ -124,6 +106,34 @@ public struct AdamW: Sendable {
             }
         }
         state.moments[name] = moments
+    }
+}
+
+/// An optimizer whose update of one parameter reads only that parameter's elements, gradient and state.
+public protocol ElementwiseOptimizer {
+    mutating func update(name: String, elements: UnsafeMutableBufferPointer<Float>, shape: [Int], gradient: Tensor,
+                         learningRate: Double, applyWeightDecay: Bool)
+}
+
+extension ElementwiseOptimizer {
+    /// Updates one parameter in place (copy on write first if its storage is shared).
+    public mutating func update(name: String, parameter: inout Tensor, gradient: Tensor, learningRate lr: Double,
+                                applyWeightDecay: Bool) {
+        let shape = parameter.shape
+        parameter.withUnsafeMutableBufferPointer { p in
+            update(name: name, elements: p, shape: shape, gradient: gradient, learningRate: lr,
+                   applyWeightDecay: applyWeightDecay)
+        }
+    }
+
+    /// The same update, written through `parameter`'s storage even while other tensors share it (see
+    /// `Tensor.withUnsafeSharedMutableBufferPointer`): for the optimizer in backward.
+    public mutating func updateShared(name: String, parameter: Tensor, gradient: Tensor, learningRate lr: Double,
+                                      applyWeightDecay: Bool) {
+        parameter.withUnsafeSharedMutableBufferPointer { p in
+            update(name: name, elements: p, shape: parameter.shape, gradient: gradient, learningRate: lr,
+                   applyWeightDecay: applyWeightDecay)
+        }
     }
 }
 

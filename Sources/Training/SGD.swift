@@ -19,34 +19,16 @@ public struct SGDConfig: Codable, Sendable, Equatable {
 /// Stochastic gradient descent with momentum, as `torch.optim.SGD`:
 ///
 ///     g ← g + λ·θ;  b ← g (first step) or μ·b + (1 − dampening)·g;  g ← g + μ·b (Nesterov) or b;  θ ← θ − lr·g
-public struct SGD: Sendable {
+public struct SGD: ElementwiseOptimizer, Sendable {
     public var config: SGDConfig
     /// Momentum buffers per parameter name.
     public var buffers: [String: Tensor] = [:]
 
     public init(config: SGDConfig = SGDConfig()) { self.config = config }
 
-    public mutating func update(name: String, parameter: inout Tensor, gradient: Tensor, learningRate lr: Double,
-                                applyWeightDecay: Bool) {
-        let shape = parameter.shape
-        parameter.withUnsafeMutableBufferPointer { p in
-            update(name: name, elements: p, shape: shape, gradient: gradient, learningRate: lr,
-                   applyWeightDecay: applyWeightDecay)
-        }
-    }
-
-    /// The same update, written through `parameter`'s storage even while other tensors share it (see
-    /// `Tensor.withUnsafeSharedMutableBufferPointer`): for the optimizer in backward.
-    public mutating func updateShared(name: String, parameter: Tensor, gradient: Tensor, learningRate lr: Double,
-                                      applyWeightDecay: Bool) {
-        parameter.withUnsafeSharedMutableBufferPointer { p in
-            update(name: name, elements: p, shape: parameter.shape, gradient: gradient, learningRate: lr,
-                   applyWeightDecay: applyWeightDecay)
-        }
-    }
-
-    mutating func update(name: String, elements p: UnsafeMutableBufferPointer<Float>, shape: [Int], gradient: Tensor,
-                         learningRate lr: Double, applyWeightDecay: Bool) {
+    /// One parameter's update on its elements (`ElementwiseOptimizer` provides the Tensor forms).
+    public mutating func update(name: String, elements p: UnsafeMutableBufferPointer<Float>, shape: [Int], gradient: Tensor,
+                                learningRate lr: Double, applyWeightDecay: Bool) {
         precondition(shape == gradient.shape, "gradient of \(name) has shape \(gradient.shape), parameter \(shape)")
         let wd = applyWeightDecay ? Float(config.weightDecay) : 0
         let mu = Float(config.momentum), damp = Float(1 - config.dampening), rate = Float(-lr)
