@@ -83,7 +83,7 @@ extension GPT2Model: TrainableModel {
         // MARK: backward (reverse order)
         var lnFGrads = LayerNorm.Gradients(weight: g.removeValue(forKey: pre + "ln_f.weight"), bias: g.removeValue(forKey: pre + "ln_f.bias"))
         var dx = lnF.backward(dxn, saved: lnFSaved, into: &lnFGrads)
-        put(lnFGrads.weight, pre + "ln_f.weight", &g); put(lnFGrads.bias, pre + "ln_f.bias", &g)
+        put(&lnFGrads.weight, pre + "ln_f.weight", &g); put(&lnFGrads.bias, pre + "ln_f.bias", &g)
         done([pre + "ln_f.weight", pre + "ln_f.bias"])
         guard let lowest else { return (lossSum, count) }
         for i in stride(from: blocks.count - 1, through: lowest, by: -1) {
@@ -94,16 +94,16 @@ extension GPT2Model: TrainableModel {
             var mlpGrads = GELUMLP.Gradients(fc: take(p + "mlp.c_fc", &g), proj: take(p + "mlp.c_proj", &g))
             let (hm, _) = block.ln2.forward(s.ln2.input)
             let dhm = block.mlp.backward(dx, saved: s.mlp.with(input: hm), into: &mlpGrads)!
-            put(mlpGrads.fc, p + "mlp.c_fc", &g); put(mlpGrads.proj, p + "mlp.c_proj", &g)
+            put(&mlpGrads.fc, p + "mlp.c_fc", &g); put(&mlpGrads.proj, p + "mlp.c_proj", &g)
             done(linearNames(p + "mlp.c_fc") + linearNames(p + "mlp.c_proj"))
             var ln2Grads = LayerNorm.Gradients(weight: g.removeValue(forKey: p + "ln_2.weight"), bias: g.removeValue(forKey: p + "ln_2.bias"))
             dx.addScaled(block.ln2.backward(dhm, saved: s.ln2, into: &ln2Grads))
-            put(ln2Grads.weight, p + "ln_2.weight", &g); put(ln2Grads.bias, p + "ln_2.bias", &g)
+            put(&ln2Grads.weight, p + "ln_2.weight", &g); put(&ln2Grads.bias, p + "ln_2.bias", &g)
             done([p + "ln_2.weight", p + "ln_2.bias"])
             // x += c_proj(attention(split(c_attn(ln_1(x)))))
             var projGrads = take(p + "attn.c_proj", &g)
             let da = block.proj.backward(dx, saved: s.proj, into: &projGrads)!
-            put(projGrads, p + "attn.c_proj", &g)
+            put(&projGrads, p + "attn.c_proj", &g)
             done(linearNames(p + "attn.c_proj"))
             let (dq, dk, dv) = CausalAttention.backward(da.reshaped([b, t, c]), saved: s.attention, scale: scale)
             let dqkv = Self.concatenateColumns([dq.reshaped([n, c]), dk.reshaped([n, c]), dv.reshaped([n, c])])
@@ -112,23 +112,23 @@ extension GPT2Model: TrainableModel {
             var attnGrads = take(p + "attn.c_attn", &g)
             let (hn, _) = block.ln1.forward(s.ln1.input)
             let dhn = block.attn.backward(dqkv, saved: s.attn.with(input: hn), into: &attnGrads, needsInputGradient: wantHidden)
-            put(attnGrads, p + "attn.c_attn", &g)
+            put(&attnGrads, p + "attn.c_attn", &g)
             done(linearNames(p + "attn.c_attn"))
             if wantHidden, let dhn {
                 var ln1Grads = LayerNorm.Gradients(weight: g.removeValue(forKey: p + "ln_1.weight"), bias: g.removeValue(forKey: p + "ln_1.bias"))
                 let dIn = block.ln1.backward(dhn, saved: s.ln1, into: &ln1Grads)
-                put(ln1Grads.weight, p + "ln_1.weight", &g); put(ln1Grads.bias, p + "ln_1.bias", &g)
+                put(&ln1Grads.weight, p + "ln_1.weight", &g); put(&ln1Grads.bias, p + "ln_1.bias", &g)
                 done([p + "ln_1.weight", p + "ln_1.bias"])
                 if needsInput { dx.addScaled(dIn) }
             }
         }
         if var w = g.removeValue(forKey: wteName) {
             wte.backward(dx, saved: wteSaved, into: &w)
-            g[wteName] = w
+            g[wteName] = consume w
         }
         if var w = g.removeValue(forKey: wpeName) {
             wpe.backward(dx, saved: wpeSaved, into: &w)
-            g[wpeName] = w
+            g[wpeName] = consume w
         }
         return (lossSum, count)
     }

@@ -185,6 +185,8 @@ extension Tensor {
     /// Sets every element to 0 in place (memset), the pool's threads each clearing a contiguous part.
     public mutating func setZero() {
         let n = count
+        // Shared storage: fresh zeros, not a copy of values about to be overwritten.
+        if !isUnique() { self = Tensor(zeros: shape); return }
         withUnsafeMutableBufferPointer { p in
             let base = p.baseAddress!
             ThreadPool.shared.parallelFor(n, grain: 1 << 18) { r in

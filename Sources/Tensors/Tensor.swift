@@ -192,6 +192,9 @@ public struct Tensor: @unchecked Sendable {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
     }
 
+    /// Whether no other tensor shares this one's storage, so writing to it would not copy.
+    public mutating func isUnique() -> Bool { isKnownUniquelyReferenced(&storage) }
+
     /// Rows × columns when the tensor is read as a matrix whose columns are its last dimension.
     public var matrixShape: (rows: Int, cols: Int) {
         precondition(rank >= 1, "a scalar has no matrix shape")
