@@ -124,7 +124,7 @@ public enum GEMMBenchmark {
                     func cCalls(_ n: Int) -> [Double] {
                         var times = [Double](repeating: 0, count: n)
                         whittle_c_time_sgemm(s.transA ? 1 : 0, s.transB ? 1 : 0, Int32(s.m), Int32(s.n), Int32(s.k),
-                                             A, Int32(lda), B, Int32(ldb), C, Int32(s.n), Int32(n), &times)
+                                             A, Int32(lda), B, Int32(ldb), C, Int32(s.n), Int32(threads), Int32(n), &times)
                         return times
                     }
                     // Warm up both paths; size the rounds from the warm-up.

@@ -14,7 +14,8 @@ static double now_seconds(void) {
 
 void whittle_c_time_sgemm(int transA, int transB, int m, int n, int k,
                           const float *a, int lda, const float *b, int ldb, float *c, int ldc,
-                          int iters, double *times) {
+                          int threads, int iters, double *times) {
+    openblas_set_num_threads(threads);
     enum CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
     for (int i = 0; i < iters; i++) {
@@ -22,6 +23,7 @@ void whittle_c_time_sgemm(int transA, int transB, int m, int n, int k,
         cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
         times[i] = now_seconds() - t0;
     }
+    openblas_set_num_threads(1);
 }
 
 // MARK: - Probes run on several threads at once

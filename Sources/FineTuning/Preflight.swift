@@ -21,7 +21,7 @@ public struct Preflight: Sendable {
 
         /// Both probes (~0.2 s) at `config`'s width and feed-forward width, on the threads training will use.
         public static func measure(for config: ModelConfig) -> Rates {
-            // Sets up the thread pool and OpenBLAS's thread count first (WHITTLE_THREADS or every core), as training
+            // Sets up the thread pool first (WHITTLE_THREADS or every core) and OpenBLAS on one thread, as training
             // will: a GEMM before that runs at OpenBLAS's own default.
             _ = Threading.threadCount
             return Rates(gemmGFLOPS: probe(width: config.hiddenSize, ff: config.intermediateSize),

@@ -12,6 +12,15 @@ public enum Transpose: Sendable, CaseIterable, CustomStringConvertible {
 /// Matrix products through OpenBLAS `cblas_sgemm` (one-row products, decode's matrix-vector products, through
 /// `FloatGEMV` or `cblas_sgemv`). Every path here has a naive twin in `NaiveKernels`.
 ///
+/// OpenBLAS always runs on one thread; Whittle's pool does the threading. A product of at least 2²⁰ multiply-adds
+/// is cut into one block of C per pool thread, each block a single-threaded `cblas_sgemm` on its own thread,
+/// with block edges on multiples of 64 rows (or columns). So a product's bits depend on the thread count only,
+/// never on timing or on who else is calling: concurrent callers and calls from inside pool jobs run the same
+/// blocks one after another. (OpenBLAS's own threading, on top of a global thread count that attention had to
+/// switch to 1 around its per-head products, made the bits depend on which calls overlapped that switch.)
+/// Measured against OpenBLAS's own threading on the same kernels: 0.98× median over SmolLM2-135M's products at
+/// 2 threads (`whittle bench gemm`), whole training updates unchanged within noise.
+///
 /// All matrices are row-major. `op(A)` is M×K and `op(B)` is K×N; a transposed operand is stored the other
 /// way round (A as K×M, B as N×K), which is how backward-pass products look:
 /// forward `Y = X·Wᵀ` (W stored [out, in]), `dX = dY·W`, `dW = dYᵀ·X`.
@@ -50,9 +59,40 @@ public enum BLAS {
             }
             return
         }
+        let parts = Threading.threadCount
+        if parts > 1 && m * n * k >= splitThreshold {
+            // One block of C per thread. Split M (each block packs all of op(B)) unless N is larger (then each
+            // packs all of op(A)): the smaller operand is the one packed twice. Edges on multiples of `splitAlign`.
+            let splitRows = m >= n
+            let extent = splitRows ? m : n
+            if extent >= 2 * splitAlign {
+                func edge(_ i: Int) -> Int {
+                    i == parts ? extent : min(extent, (extent * i / parts + splitAlign / 2) / splitAlign * splitAlign)
+                }
+                ThreadPool.shared.run(chunks: parts) { p in
+                    let lo = edge(p), hi = edge(p + 1)
+                    if hi <= lo { return }
+                    if splitRows {
+                        let ap = transA == .normal ? a + lo * lda : a + lo
+                        cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(hi - lo), Int32(n), Int32(k), alpha,
+                                    ap, Int32(lda), b, Int32(ldb), beta, c + lo * ldc, Int32(ldc))
+                    } else {
+                        let bp = transB == .normal ? b + lo : b + lo * ldb
+                        cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(hi - lo), Int32(k), alpha,
+                                    a, Int32(lda), bp, Int32(ldb), beta, c + lo, Int32(ldc))
+                    }
+                }
+                return
+            }
+        }
         cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// Products of at least this many multiply-adds (M·N·K) are split over the pool's threads.
+    @usableFromInline static let splitThreshold = 1 << 20
+    /// Block edges of a split product fall on multiples of this many rows or columns.
+    @usableFromInline static let splitAlign = 64
 
     /// A batch of independent GEMMs (for example one per attention head): matrix `i` of A, B and C starts
     /// `i·strideA`, `i·strideB`, `i·strideC` elements after the base pointers.

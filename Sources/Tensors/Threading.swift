@@ -4,10 +4,11 @@ import Synchronization
 import Glibc
 #endif
 
-/// How many threads Whittle's kernels and OpenBLAS use.
+/// How many threads Whittle's kernels use.
 ///
-/// The default is the number of online processors, or `WHITTLE_THREADS` when set. `configure(threads:)`
-/// sets both Whittle's pool and OpenBLAS's thread count (benchmarks run at 1 and 2 threads).
+/// The default is the number of online processors, or `WHITTLE_THREADS` when set. `configure(threads:)` resizes
+/// Whittle's pool (benchmarks run at 1 and 2 threads). OpenBLAS itself always runs on one thread: `BLAS.gemm`
+/// splits large products over the pool.
 public enum Threading {
     private static let state = Mutex<ThreadPool?>(nil)
 
@@ -25,7 +26,7 @@ public enum Threading {
             _ = BLASKernels.selection
             let made = ThreadPool(threadCount: defaultThreadCount)
             quietBLASThreads()
-            openblas_set_num_threads(Int32(made.threadCount))
+            openblas_set_num_threads(1)
             current = made
             return made
         }
@@ -34,7 +35,7 @@ public enum Threading {
     /// The number of threads kernels use now.
     public static var threadCount: Int { pool.threadCount }
 
-    /// Uses `threads` threads from now on, for Whittle's pool and for OpenBLAS.
+    /// Uses `threads` threads from now on (Whittle's pool; OpenBLAS stays on one).
     /// Call it between kernels, not while one runs.
     public static func configure(threads: Int) {
         precondition(threads >= 1, "thread count must be at least 1, got \(threads)")
@@ -47,17 +48,15 @@ public enum Threading {
         old?.shutdown()
         _ = BLASKernels.selection
         quietBLASThreads()
-        openblas_set_num_threads(Int32(threads))
+        openblas_set_num_threads(1)
     }
 
-    /// OpenBLAS's idle threads spin (yielding) for 2^28 cycles, ~70 ms, after every threaded call. Whittle's pool
-    /// runs its loops between BLAS calls, and attention makes single-threaded BLAS calls on both threads at once
-    /// (`forEachUnit`): a spinning OpenBLAS thread takes a core from them. Measured on SmolLM2-135M LoRA training at
-    /// 2 threads: attention 1.6× slower, some heads 4×. `OPENBLAS_THREAD_TIMEOUT=4` (2^4 cycles, the minimum) lets
-    /// them sleep at once; a wake-up costs microseconds against products of milliseconds. OpenBLAS reads the
-    /// variable when it loads, so it is set here, re-read, and OpenBLAS's threads restarted (they come back at the
-    /// next threaded call). A value the user set is kept. Skipped when the library lacks the calls (non-pthread
-    /// builds).
+    /// OpenBLAS's idle threads spin (yielding) for 2^28 cycles, ~70 ms, after every threaded call, taking a core
+    /// from whatever runs next. Whittle never runs OpenBLAS threaded, but `whittle bench gemm` times OpenBLAS's own
+    /// threading beside Whittle's, interleaved. `OPENBLAS_THREAD_TIMEOUT=4` (2^4 cycles, the minimum) lets them
+    /// sleep at once. OpenBLAS reads the variable when it loads, so it is set here, re-read, and OpenBLAS's threads
+    /// restarted (they come back at the next threaded call). A value the user set is kept. Skipped when the library
+    /// lacks the calls (non-pthread builds).
     private static func quietBLASThreads() {
         guard !quieted.withLock({ done in defer { done = true }; return done }) else { return }
         setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0)
@@ -68,6 +67,9 @@ public enum Threading {
     }
     private static let quieted = Mutex(false)
 
+    /// The threads OpenBLAS runs a call on (always 1 in Whittle; see `BLAS.gemm`).
+    public static var blasThreadCount: Int { Int(openblas_get_num_threads()) }
+
     /// OpenBLAS's build configuration and the kernel family it picked for this CPU.
     public static var blasDescription: (config: String, core: String) {
         (String(cString: openblas_get_config()), BLASKernels.core)
@@ -75,8 +77,8 @@ public enum Threading {
 }
 
 extension Threading {
-    /// Runs `body(worker, unit)` for every unit in `0..<units`, the pool's threads taking units one at a time, with
-    /// OpenBLAS limited to one thread meanwhile so each BLAS call runs on the thread that makes it.
+    /// Runs `body(worker, unit)` for every unit in `0..<units`, the pool's threads taking units one at a time; BLAS
+    /// calls in `body` run on the thread that makes them (the pool is busy, so `BLAS.gemm` does not split them).
     ///
     /// For many independent small products (attention's per-head blocks), where OpenBLAS's own threads cost more in
     /// hand-offs than they gain: heads in parallel, each product on one thread. (Nesting OpenBLAS's threads inside
@@ -91,8 +93,6 @@ extension Threading {
             for u in 0..<units { body(0, u) }
             return
         }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(pool.threadCount)) }
         let next = Atomic<Int>(0)
         pool.run(chunks: workers) { worker in
             while true {

@@ -34,7 +34,8 @@ struct BenchGEMM: ParsableCommand {
         discussion: """
         Shapes: square 1024 and the products of a SmolLM2-135M-sized model at 512 tokens, each as A·B, A·Bᵀ
         and Aᵀ·B. GFLOP/s are medians over all timed calls; 'ratio' is Swift ÷ C speed, the median of
-        per-round ratios (each round times both back to back), 1.00 = no overhead.
+        per-round ratios (each round times both back to back), 1.00 = no overhead. At more than one thread the
+        C calls use OpenBLAS's own threading and Whittle's path splits the product over its pool.
         """
     )
 

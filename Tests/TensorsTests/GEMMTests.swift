@@ -7,16 +7,39 @@ import TestSupport
     static let sizes = [1, 3, 7, 33, 65]
 
     /// OpenBLAS runs the kernel family the CPU supports: an OpenBLAS older than the CPU falls back to Prescott
-    /// (SSE3, ~4.5× slower on AVX-512 machines) unless `BLASKernels` re-selects. Checks nothing when the user chose
-    /// the family (`OPENBLAS_CORETYPE`) or the CPU has no AVX2 + FMA.
+    /// (SSE3, ~4.5× slower on AVX-512 machines) unless `BLASKernels` re-selects, and AMD Zen 4 runs Haswell's.
+    /// Checks nothing when the user chose the family (`OPENBLAS_CORETYPE`) or the CPU has no AVX2 + FMA.
     @Test func openBLASUsesKernelsTheCPUSupports() {
-        let flags = BLASKernels.cpuFlags() ?? []
-        guard BLASKernels.userCoreType == nil, flags.isSuperset(of: ["avx2", "fma"]) else { return }
+        guard BLASKernels.userCoreType == nil, let cpu = BLASKernels.cpuInfo(),
+              cpu.flags.isSuperset(of: ["avx2", "fma"]) else { return }
         let core = BLASKernels.core.lowercased()
         #expect(core != "prescott", "OpenBLAS runs \(core) kernels on a CPU with AVX2 + FMA")
-        if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]) {
+        if cpu.vendor == "AuthenticAMD" && cpu.family == 25 {
+            #expect(core == "haswell", "OpenBLAS runs \(core) kernels on AMD family 25 (Zen 3/4)")
+        } else if cpu.flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]) {
             #expect(["skylakex", "cooperlake", "sapphirerapids", "zen"].contains(core), "OpenBLAS runs \(core) kernels on an AVX-512 CPU")
         }
+    }
+
+    /// The re-selection rule, on CPUs this machine is not.
+    @Test func kernelFamilyRule() {
+        let avx512: Set<String> = ["avx2", "fma", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
+        let intel = BLASKernels.CPU(vendor: "GenuineIntel", family: 6, flags: avx512)
+        let intelBF16 = BLASKernels.CPU(vendor: "GenuineIntel", family: 6, flags: avx512.union(["avx512_bf16"]))
+        let zen4 = BLASKernels.CPU(vendor: "AuthenticAMD", family: 25, flags: avx512.union(["avx512_bf16"]))
+        let zen5 = BLASKernels.CPU(vendor: "AuthenticAMD", family: 26, flags: avx512.union(["avx512_bf16"]))
+        let avx2 = BLASKernels.CPU(vendor: "GenuineIntel", family: 6, flags: ["avx2", "fma"])
+        let sse = BLASKernels.CPU(vendor: "GenuineIntel", family: 6, flags: ["sse3"])
+        #expect(BLASKernels.preferredCore(detected: "Prescott", cpu: intel) == "SkylakeX")
+        #expect(BLASKernels.preferredCore(detected: "Prescott", cpu: intelBF16) == "Cooperlake")
+        #expect(BLASKernels.preferredCore(detected: "Prescott", cpu: zen4) == "Haswell")
+        #expect(BLASKernels.preferredCore(detected: "Prescott", cpu: avx2) == "Haswell")
+        #expect(BLASKernels.preferredCore(detected: "Prescott", cpu: sse) == nil)
+        #expect(BLASKernels.preferredCore(detected: "Cooperlake", cpu: zen4) == "Haswell")
+        #expect(BLASKernels.preferredCore(detected: "SkylakeX", cpu: zen4) == "Haswell")
+        #expect(BLASKernels.preferredCore(detected: "Cooperlake", cpu: zen5) == nil)
+        #expect(BLASKernels.preferredCore(detected: "Cooperlake", cpu: intelBF16) == nil)
+        #expect(BLASKernels.preferredCore(detected: "Haswell", cpu: zen4) == nil)
     }
 
     /// Runs BLAS.gemm and NaiveKernels.gemm on the same operands (optionally with padded leading dimensions)
@@ -77,6 +100,40 @@ import TestSupport
     @Test func largeProductMatchesNaiveTwin() {
         check(.normal, .transposed, m: 130, n: 257, k: 300, alpha: 1, beta: 0, pad: 0)
         check(.transposed, .normal, m: 257, n: 65, k: 130, alpha: 1, beta: 1, pad: 0)
+    }
+
+    /// Products big enough to be split over the pool's threads: by rows (M ≥ N) and by columns, with edges off
+    /// the 64 grid, accumulation, scaling and padded strides; and an extent too short to split.
+    @Test(arguments: Transpose.allCases, Transpose.allCases)
+    func splitProductsMatchNaiveTwin(_ ta: Transpose, _ tb: Transpose) {
+        for (m, n, k) in [(301, 70, 64), (70, 301, 64), (129, 128, 80), (100, 110, 128)] {
+            check(ta, tb, m: m, n: n, k: k, alpha: 1, beta: 0, pad: 0)
+            check(ta, tb, m: m, n: n, k: k, alpha: -0.5, beta: 1, pad: 3)
+        }
+    }
+
+    /// A split product gives the same bits from inside a pool job (its blocks then run one after another on that
+    /// thread) as from outside (blocks in parallel): the blocks depend on the thread count only.
+    @Test func splitProductIsTheSameFromInsideAPoolJob() {
+        let (m, n, k) = (301, 257, 96)
+        let a = randomArray(m * k, seed: 21), b = randomArray(k * n, seed: 22)
+        var outside = [Float](repeating: 0, count: m * n)
+        var inside = [Float](repeating: 0, count: 2 * m * n)
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+            outside.withUnsafeMutableBufferPointer { pc in
+                BLAS.gemm(.normal, .normal, m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                          c: pc.baseAddress!, ldc: n)
+            }
+            inside.withUnsafeMutableBufferPointer { pc in
+                let base = pc.baseAddress!
+                Threading.forEachUnit(2) { _, u in
+                    BLAS.gemm(.normal, .normal, m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                              c: base + u * m * n, ldc: n)
+                }
+            }
+        } }
+        #expect(Array(inside[0..<(m * n)]) == outside)
+        #expect(Array(inside[(m * n)...]) == outside)
     }
 
     @Test(arguments: Transpose.allCases, Transpose.allCases)
