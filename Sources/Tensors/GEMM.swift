@@ -14,12 +14,12 @@ public enum Transpose: Sendable, CaseIterable, CustomStringConvertible {
 ///
 /// OpenBLAS always runs on one thread; Whittle's pool does the threading. A product of at least 2²⁰ multiply-adds
 /// is cut into one block of C per pool thread, each block a single-threaded `cblas_sgemm` on its own thread,
-/// with block edges on multiples of 64 rows (or columns). So a product's bits depend on the thread count only,
+/// with block edges on multiples of 16 rows (or columns). So a product's bits depend on the thread count only,
 /// never on timing or on who else is calling: concurrent callers and calls from inside pool jobs run the same
 /// blocks one after another. (OpenBLAS's own threading, on top of a global thread count that attention had to
 /// switch to 1 around its per-head products, made the bits depend on which calls overlapped that switch.)
-/// Measured against OpenBLAS's own threading on the same kernels: 0.98× median over SmolLM2-135M's products at
-/// 2 threads (`whittle bench gemm`), whole training updates unchanged within noise.
+/// Measured against OpenBLAS's own threading on the same kernels at 2 threads (`whittle bench gemm`): 1.01× median
+/// (0.94–1.09) over SmolLM2-135M's products; whole training updates unchanged within noise.
 ///
 /// All matrices are row-major. `op(A)` is M×K and `op(B)` is K×N; a transposed operand is stored the other
 /// way round (A as K×M, B as N×K), which is how backward-pass products look:
@@ -92,7 +92,8 @@ public enum BLAS {
     /// Products of at least this many multiply-adds (M·N·K) are split over the pool's threads.
     @usableFromInline static let splitThreshold = 1 << 20
     /// Block edges of a split product fall on multiples of this many rows or columns.
-    @usableFromInline static let splitAlign = 64
+    /// (16: SmolLM2-135M's 576, 192 and 1536 halve exactly; 64 split 576 as 320 + 256 and 192 as 128 + 64.)
+    @usableFromInline static let splitAlign = 16
 
     /// A batch of independent GEMMs (for example one per attention head): matrix `i` of A, B and C starts
     /// `i·strideA`, `i·strideB`, `i·strideC` elements after the base pointers.
