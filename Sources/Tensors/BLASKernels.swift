@@ -16,7 +16,9 @@ import Glibc
 ///   but Zen 4 executes a 512-bit FMA as two 256-bit halves, so those kernels have no width advantage, and the
 ///   Haswell (AVX2) family's blocking runs faster: `whittle bench gemm`, OpenBLAS 0.3.21, medians of 3 interleaved
 ///   runs of SmolLM2-135M's products at 512 tokens, 1.03–1.09× on one thread (100–102 → 104–110 GFLOP/s); whole
-///   training updates 1.04–1.06× (`whittle bench train`). Whittle re-selects Haswell.
+///   training updates 1.04–1.06× (`whittle bench train`). Whittle re-selects Haswell. (Haswell's kernels round
+///   differently depending on how a product is partitioned, which is one reason `BLAS.gemm` partitions products
+///   itself, by thread count only.)
 ///
 /// A user's own `OPENBLAS_CORETYPE` is always left alone, and so is a library without runtime kernel selection
 /// (the two entry points are looked up, not linked).

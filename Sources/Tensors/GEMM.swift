@@ -59,8 +59,7 @@ public enum BLAS {
             }
             return
         }
-        let parts = Threading.threadCount
-        if parts > 1 && m * n * k >= splitThreshold {
+        if m * n * k >= splitThreshold, case let parts = Threading.threadCount, parts > 1 {
             // One block of C per thread. Split M (each block packs all of op(B)) unless N is larger (then each
             // packs all of op(A)): the smaller operand is the one packed twice. Edges on multiples of `splitAlign`.
             let splitRows = m >= n
@@ -97,7 +96,7 @@ public enum BLAS {
 
     /// A batch of independent GEMMs (for example one per attention head): matrix `i` of A, B and C starts
     /// `i·strideA`, `i·strideB`, `i·strideC` elements after the base pointers.
-    /// The products run one after another, each on OpenBLAS's threads.
+    /// The products run one after another, each as `gemm` runs it (large ones split over the pool).
     public static func batchedGEMM(
         _ transA: Transpose, _ transB: Transpose,
         batch: Int, m: Int, n: Int, k: Int,

@@ -78,7 +78,8 @@ public enum Threading {
 
 extension Threading {
     /// Runs `body(worker, unit)` for every unit in `0..<units`, the pool's threads taking units one at a time; BLAS
-    /// calls in `body` run on the thread that makes them (the pool is busy, so `BLAS.gemm` does not split them).
+    /// calls in `body` run on the thread that makes them (the pool is busy, so a large `BLAS.gemm` runs its blocks
+    /// one after another there).
     ///
     /// For many independent small products (attention's per-head blocks), where OpenBLAS's own threads cost more in
     /// hand-offs than they gain: heads in parallel, each product on one thread. (Nesting OpenBLAS's threads inside
