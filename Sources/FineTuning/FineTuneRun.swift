@@ -12,7 +12,7 @@ import TrainingData
 /// own section of the recipe; this file wires them, writes files and prints.
 ///
 /// Run folder (architecture.md §2): `recipe.resolved.yaml`, `command.txt`, `run.json` (data hash, code version,
-/// counts) written before step 1; `metrics.jsonl` (one line per update and per validation); `state/step-N/`
+/// counts, thread count and OpenBLAS kernels) written before step 1; `metrics.jsonl` (one line per update and per validation); `state/step-N/`
 /// (resumable); `last/` and `best/` (PEFT adapter folders for LoRA, HF model folders for full fine-tuning);
 /// `adapter/` (LoRA: the adapter to use — best when validated, else last); `merged/` when asked.
 public struct FineTuneRun {
@@ -210,6 +210,7 @@ public struct FineTuneRun {
             let restored = try RunState.restoreLatest(&s.trainer, runFolder: s.runFolder)
             try truncateMetrics(metricsPath, after: s.trainer.progress.step)
             progress.message("resumed from \(restored) at update \(s.trainer.progress.step)/\(s.trainer.totalSteps)")
+            if let note = Self.resumeDifference(runFolder: s.runFolder) { progress.message(note) }
         }
         let metrics = try MetricsLog(path: metricsPath)
         var firstValidation: Double?
@@ -351,8 +352,29 @@ public struct FineTuneRun {
             ("trainable_parameters", .integer(s.trainer.trainable.values.reduce(0) { $0 + $1.count })),
             ("total_updates", .integer(s.trainer.totalSteps)),
             ("batches_per_epoch", .integer(s.trainer.batchesPerEpoch)),
+            ("threads", .integer(Threading.threadCount)),
+            ("blas_kernels", .string(BLASKernels.core)),
         ])
         return object.serialized(indent: 2) + "\n"
+    }
+
+    /// A note when a resumed run computes on a different thread count or OpenBLAS kernel family than it started
+    /// with (`run.json`): large products are then partitioned or rounded differently, so the updates from here on
+    /// differ in the last bits from an uninterrupted run. Nil when they match or `run.json` does not say.
+    public static func resumeDifference(runFolder: String) -> String? {
+        let path = (runFolder as NSString).appendingPathComponent("run.json")
+        guard let data = FileManager.default.contents(atPath: path),
+              let run = try? JSONParser.parse(String(decoding: data, as: UTF8.self)) else { return nil }
+        var differences: [String] = []
+        if case .integer(let threads)? = run["threads"], threads != Threading.threadCount {
+            differences.append("\(threads) threads, now \(Threading.threadCount) (WHITTLE_THREADS=\(threads) to match)")
+        }
+        if let kernels = run["blas_kernels"]?.stringValue, kernels != BLASKernels.core {
+            differences.append("OpenBLAS \(kernels) kernels, now \(BLASKernels.core) (OPENBLAS_CORETYPE=\(kernels) to match)")
+        }
+        guard !differences.isEmpty else { return nil }
+        return "note: this run started with " + differences.joined(separator: "; ")
+            + ". Updates from here on can differ in the last bits from an uninterrupted run."
     }
 
     /// Drops metrics lines past `step` (a resumed run rewrites them).

@@ -91,8 +91,10 @@ import Testing
         let runB = root + "/runs/b"
         try FileManager.default.copyItem(atPath: runA, toPath: runB)
         for gone in ["state/step-000006", "adapter", "best", "last"] { try FileManager.default.removeItem(atPath: runB + "/" + gone) }
-        let b = try FineTuneRun.run(options(resume: runB)) { _ in }
+        var printedB = ""
+        let b = try FineTuneRun.run(options(resume: runB)) { printedB += $0 }
         #expect(b.ending == .finished && b.steps == 6)
+        #expect(printedB.contains("resumed from") && !printedB.contains("note: this run started"), "\(printedB)")
         #expect(file(runB + "/state/step-000006/trainable.safetensors") == file(runA + "/state/step-000006/trainable.safetensors"))
         #expect(file(runB + "/state/step-000006/optimizer.safetensors") == file(runA + "/state/step-000006/optimizer.safetensors"))
         #expect(try losses(runB + "/metrics.jsonl") == metricLines)
@@ -108,6 +110,23 @@ import Testing
 
     /// A recipe with an `evaluation` section ends with the report in the run folder: base against the adapter on the
     /// named data, with the run's curves.
+    /// run.json records the thread count and OpenBLAS kernels; resuming with others gives a note naming both (and
+    /// how to match them), resuming with the same or from a run.json that does not say gives none.
+    @Test func resumeNotesADifferentThreadCountOrKernelFamily() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = root + "/run.json"
+        func note(_ json: String) throws -> String? {
+            try json.write(toFile: path, atomically: true, encoding: .utf8)
+            return FineTuneRun.resumeDifference(runFolder: root)
+        }
+        let threads = Threading.threadCount, core = BLASKernels.core
+        #expect(try note("{\"threads\": \(threads), \"blas_kernels\": \"\(core)\"}") == nil)
+        #expect(try note("{\"whittle_version\": \"0.1\"}") == nil)
+        let both = try note("{\"threads\": \(threads + 1), \"blas_kernels\": \"Prescott\"}")
+        #expect(both?.contains("\(threads + 1) threads, now \(threads) (WHITTLE_THREADS=\(threads + 1) to match)") == true, "\(both ?? "nil")")
+        #expect(both?.contains("OpenBLAS Prescott kernels, now \(core) (OPENBLAS_CORETYPE=Prescott to match)") == true, "\(both ?? "nil")")
+    }
+
     @Test func trainingEndsWithTheEvaluationReport() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         var recipe = try String(contentsOfFile: try prepare(), encoding: .utf8)
