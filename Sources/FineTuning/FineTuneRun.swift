@@ -12,8 +12,8 @@ import TrainingData
 /// own section of the recipe; this file wires them, writes files and prints.
 ///
 /// Run folder (architecture.md §2): `recipe.resolved.yaml`, `command.txt`, `run.json` (data hash, code version,
-/// counts, thread count and OpenBLAS kernels) written before step 1; `metrics.jsonl` (one line per update and per validation); `state/step-N/`
-/// (resumable); `last/` and `best/` (PEFT adapter folders for LoRA, HF model folders for full fine-tuning);
+/// counts, thread count and OpenBLAS kernels) written before step 1; `metrics.jsonl` (one line per update and per
+/// validation); `state/step-N/` (resumable); `last/` and `best/` (PEFT adapter folders for LoRA, HF model folders for full fine-tuning);
 /// `adapter/` (LoRA: the adapter to use — best when validated, else last); `merged/` when asked.
 public struct FineTuneRun {
     public struct Options: Sendable {
